@@ -1,0 +1,109 @@
+/* envelope: the Lambda-style event and the Step Functions envelope. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "envelope.h"
+
+int
+event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
+	    char *err, size_t errlen)
+{
+	memset(ev, 0, sizeof *ev);
+	if (len > max_len) {
+		snprintf(err, errlen,
+			 "event is %zu bytes, more than the limit of %zu",
+			 len, max_len);
+		return -1;
+	}
+	const char *end = NULL;
+	ev->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (ev->root == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t offset = at != NULL && at >= text && at <= text + len
+					? (size_t)(at - text)
+					: len;
+		snprintf(err, errlen, "event is not valid JSON (error at byte %zu)",
+			 offset);
+		return -1;
+	}
+	while (end != NULL && end < text + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (end != NULL && end < text + len) {
+		snprintf(err, errlen,
+			 "event has data after the JSON value (at byte %zu)",
+			 (size_t)(end - text));
+		goto fail;
+	}
+	if (!cJSON_IsObject(ev->root)) {
+		snprintf(err, errlen, "event must be a JSON object");
+		goto fail;
+	}
+
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(ev->root, "operation");
+	if (op == NULL || cJSON_IsNull(op)) {
+		ev->operation = "health";
+	} else if (cJSON_IsString(op)) {
+		ev->operation = op->valuestring;
+	} else {
+		snprintf(err, errlen, "'operation' must be a string");
+		goto fail;
+	}
+
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(ev->root, "params");
+	if (params == NULL || cJSON_IsNull(params)) {
+		cJSON *empty = cJSON_CreateObject();
+		if (empty == NULL ||
+		    !(params == NULL
+			      ? cJSON_AddItemToObject(ev->root, "params", empty)
+			      : cJSON_ReplaceItemInObjectCaseSensitive(
+					ev->root, "params", empty))) {
+			cJSON_Delete(empty);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		params = empty;
+	} else if (!cJSON_IsObject(params)) {
+		snprintf(err, errlen, "'params' must be a JSON object");
+		goto fail;
+	}
+	ev->params = params;
+	return 0;
+fail:
+	/* keep root so the caller can still name the operation */
+	return -1;
+}
+
+void
+event_free(struct event *ev)
+{
+	cJSON_Delete(ev->root);
+	memset(ev, 0, sizeof *ev);
+}
+
+cJSON *
+envelope_wrap(const char *operation, cJSON *result, const char *environment)
+{
+	cJSON *envelope = cJSON_CreateObject();
+	cJSON *body = cJSON_CreateObject();
+	cJSON *data = cJSON_CreateObject();
+	if (envelope == NULL || body == NULL || data == NULL) {
+		cJSON_Delete(envelope);
+		cJSON_Delete(body);
+		cJSON_Delete(data);
+		cJSON_Delete(result);
+		return NULL;
+	}
+	cJSON_AddNumberToObject(envelope, "statusCode", 200);
+	cJSON_AddItemToObject(envelope, "body", body);
+	cJSON_AddBoolToObject(body, "success", 1);
+	cJSON_AddItemToObject(body, "data", data);
+	cJSON_AddItemToObject(data, "operation",
+			      operation != NULL ? cJSON_CreateString(operation)
+						: cJSON_CreateNull());
+	cJSON_AddItemToObject(data, "result",
+			      result != NULL ? result : cJSON_CreateNull());
+	cJSON_AddStringToObject(body, "environment", environment);
+	return envelope;
+}

@@ -1,0 +1,32 @@
+/* envelope: the Lambda-style event going in and the Step Functions
+ * response envelope coming out.  Pure functions over cJSON values.
+ */
+#ifndef DCPROXY_ENVELOPE_H
+#define DCPROXY_ENVELOPE_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+struct event {
+	cJSON *root;           /* owns what follows */
+	const char *operation; /* "health" when the event names none */
+	const cJSON *params;   /* always an object */
+};
+
+/* Parse `{"operation": ..., "params": {...}}`.  Returns 0, or -1 with a
+ * human reason in err; ev->operation is then the operation the event
+ * names if it could be read, else NULL.  Call event_free either way. */
+int
+event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
+	    char *err, size_t errlen);
+
+void
+event_free(struct event *ev);
+
+/* {"statusCode":200,"body":{"success":true,"data":{"operation":...,
+ * "result":...},"environment":...}}.  Takes ownership of result;
+ * operation NULL becomes JSON null. */
+cJSON *
+envelope_wrap(const char *operation, cJSON *result, const char *environment);
+
+#endif

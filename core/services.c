@@ -1,0 +1,42 @@
+/* services: turning a registry service into a base URL. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "services.h"
+
+int
+service_resolve_url(const struct reg_service *svc, const char *namespace,
+		    char *url, size_t urllen, char *err, size_t errlen)
+{
+	const char *direct = getenv(svc->url_env);
+	if (direct == NULL || *direct == '\0') {
+		int n = snprintf(url, urllen, "http://%s.%s:%d", svc->host,
+				 namespace, svc->port);
+		if (n < 0 || (size_t)n >= urllen) {
+			snprintf(err, errlen, "service '%s': URL too long",
+				 svc->name);
+			return -1;
+		}
+		return 0;
+	}
+
+	bool scheme_ok = strncasecmp(direct, "http://", 7) == 0 ||
+			 strncasecmp(direct, "https://", 8) == 0;
+	size_t n = strlen(direct);
+	if (!scheme_ok || strpbrk(direct, " \t\r\n?#") != NULL ||
+	    n <= sizeof "http://" - 1 || n >= urllen) {
+		snprintf(err, errlen,
+			 "%s='%.200s' is not an http:// or https:// base URL",
+			 svc->url_env, direct);
+		return -1;
+	}
+	while (n > 0 && direct[n - 1] == '/')
+		n--;
+	memcpy(url, direct, n);
+	url[n] = '\0';
+	return 0;
+}

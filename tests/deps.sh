@@ -1,0 +1,22 @@
+# Sourced by the top-level scripts: install the Debian packages dcproxy needs
+# to build and test, skipping what is already there.
+DCPROXY_DEPS="autoconf automake libtool libltdl-dev pkg-config make gcc
+ libcurl4-openssl-dev libcjson-dev libinih-dev check libmicrohttpd-dev curl"
+
+install_deps() {
+	missing=""
+	for pkg in $DCPROXY_DEPS "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q "install ok installed" || missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing" >&2
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run as root, or install these packages first:$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
