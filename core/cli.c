@@ -42,6 +42,10 @@ usage(FILE *out)
 		"\n"
 		"Environment:\n");
 	settings_print_help(out);
+	/* Not in the settings table: one variable per registry service. */
+	fprintf(out, "  %-28s %s\n", "DATA_COLLECTION_URL",
+		"direct URL of data-collection, used instead of its Cloud Map "
+		"name; every service has one (url_env, default NAME_URL)");
 	fprintf(out, "\nLogs are JSON lines on standard error, as are the "
 		     "CloudWatch EMF metrics.\n");
 }

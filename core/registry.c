@@ -190,6 +190,10 @@ service_key(struct file_parse *fp, struct reg_service *svc, const char *key,
 	if (strcmp(key, "url_env") == 0)
 		return set_string(fp, &svc->url_env, key, value);
 	if (strcmp(key, "port") == 0) {
+		if (svc->port != 0) {
+			parse_fail(fp, fp->line, "'%s' given twice", key);
+			return 0;
+		}
 		char *end;
 		long port = strtol(value, &end, 10);
 		if (end == value || *end != '\0' || port < 1 || port > 65535) {
@@ -248,6 +252,10 @@ operation_key(struct file_parse *fp, struct reg_operation *op,
 		return set_string(fp, &op->route, key, value);
 	}
 	if (strcmp(key, "cache") == 0) {
+		if (fp->cache_given) {
+			parse_fail(fp, fp->line, "'%s' given twice", key);
+			return 0;
+		}
 		fp->cache_given = true;
 		if (parse_bool(value, &op->cache) != 0) {
 			parse_fail(fp, fp->line, "cache '%s' is not yes or no", value);
@@ -447,9 +455,13 @@ part_merge(struct registry *reg, struct file_parse *fp)
 	if (svcs == NULL)
 		goto oom;
 	reg->services = svcs;
-	memcpy(ops + reg->n_ops, part->ops, part->n_ops * sizeof *ops);
-	memcpy(svcs + reg->n_services, part->services,
-	       part->n_services * sizeof *svcs);
+	/* memcpy from NULL is undefined even for zero bytes, and a file may
+	 * define only services or only operations. */
+	if (part->n_ops > 0)
+		memcpy(ops + reg->n_ops, part->ops, part->n_ops * sizeof *ops);
+	if (part->n_services > 0)
+		memcpy(svcs + reg->n_services, part->services,
+		       part->n_services * sizeof *svcs);
 	reg->n_ops += part->n_ops;
 	reg->n_services += part->n_services;
 	free(part->ops);

@@ -24,18 +24,21 @@ service_resolve_url(const struct reg_service *svc, const char *namespace,
 		return 0;
 	}
 
-	bool scheme_ok = strncasecmp(direct, "http://", 7) == 0 ||
-			 strncasecmp(direct, "https://", 8) == 0;
+	size_t scheme = strncasecmp(direct, "http://", 7) == 0    ? 7
+			: strncasecmp(direct, "https://", 8) == 0 ? 8
+								  : 0;
 	size_t n = strlen(direct);
-	if (!scheme_ok || strpbrk(direct, " \t\r\n?#") != NULL ||
-	    n <= sizeof "http://" - 1 || n >= urllen) {
+	while (n > scheme && direct[n - 1] == '/')
+		n--;
+	/* A host must follow the scheme: "https://" alone or "http:///x"
+	 * would otherwise become a base URL with none. */
+	if (scheme == 0 || strpbrk(direct, " \t\r\n?#") != NULL ||
+	    n <= scheme || direct[scheme] == '/' || n >= urllen) {
 		snprintf(err, errlen,
 			 "%s='%.200s' is not an http:// or https:// base URL",
 			 svc->url_env, direct);
 		return -1;
 	}
-	while (n > 0 && direct[n - 1] == '/')
-		n--;
 	memcpy(url, direct, n);
 	url[n] = '\0';
 	return 0;
