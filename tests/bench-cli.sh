@@ -14,7 +14,7 @@ install_deps hyperfine time
 mkdir -p _build/bench
 cd _build/bench
 root=$PWD/root
-[ -f Makefile ] || ../../configure -q --prefix="$root"
+[ -f Makefile ] || configure_build --prefix="$root"
 make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 make -s install >/dev/null
 

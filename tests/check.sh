@@ -12,7 +12,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 mkdir -p _build/sanitized
 cd _build/sanitized
-[ -f Makefile ] || ../../configure -q --enable-werror --enable-sanitizers
+[ -f Makefile ] || configure_build --enable-werror --enable-sanitizers
 status=0
 make -s -j"$jobs" >/dev/null
 make -s -j"$jobs" check || status=$?
@@ -30,8 +30,11 @@ counts=$(cat tests/*.log | awk '
 cd "$top"
 mkdir -p _build/dist
 cd _build/dist
-[ -f Makefile ] || ../../configure -q
-make -s -j"$jobs" distcheck >/dev/null
+[ -f Makefile ] || configure_build
+if ! make -s -j"$jobs" distcheck >distcheck.log 2>&1; then
+	cat distcheck.log
+	exit 1
+fi
 echo "distcheck: ok"
 set -- $counts
 echo "$1 passed, $2 failed"

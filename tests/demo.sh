@@ -11,7 +11,7 @@ install_deps
 [ -x configure ] || ./autogen.sh >/dev/null
 mkdir -p _build/demo
 cd _build/demo
-[ -f Makefile ] || ../../configure -q
+[ -f Makefile ] || configure_build
 make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 fifo=$(mktemp -u)
