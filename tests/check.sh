@@ -22,7 +22,9 @@ if [ "$status" -ne 0 ]; then
 fi
 # Individual checks across the suites: Check's "Checks: N, Failures: F,
 # Errors: E" lines and the shell tests' "N checks passed, F failed".
-counts=$(cat tests/*.log | awk '
+sdk=$("$top/tests/sdk-check.sh" .) || { echo "$sdk"; exit 1; }
+echo "$sdk"
+counts=$({ cat tests/*.log; echo "$sdk"; } | awk '
 	/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 	/ checks passed, / { n += $2 + $5; bad += $5 }
 	END { print n - bad, bad }')
