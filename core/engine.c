@@ -314,9 +314,9 @@ engine_load_operation(struct engine *engine, const char *name, char *err,
 
 /* ---- the pipeline ---- */
 
-static void __attribute__((format(printf, 3, 4)))
-outcome_fail(struct call_outcome *out, enum call_error error,
-	     const char *fmt, ...)
+void
+call_outcome_fail(struct call_outcome *out, enum call_error error,
+		  const char *fmt, ...)
 {
 	char text[2048];
 	va_list ap;
@@ -397,27 +397,27 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 	case HTTP_OK:
 		break;
 	case HTTP_TIMEOUT:
-		outcome_fail(out, CALL_TIMEOUT,
+		call_outcome_fail(out, CALL_TIMEOUT,
 			     "Connection failed: timeout after %ld ms waiting for %s (%d attempts)",
 			     timeout_ms, url, resp->attempts);
 		goto transport;
 	case HTTP_DEADLINE:
-		outcome_fail(out, CALL_TIMEOUT,
+		call_outcome_fail(out, CALL_TIMEOUT,
 			     "Connection failed: no time left before the deadline to call %s",
 			     url);
 		goto transport;
 	case HTTP_CONNECT:
-		outcome_fail(out, CALL_CONNECTION,
+		call_outcome_fail(out, CALL_CONNECTION,
 			     "Connection failed: cannot connect to %s: %s (%d attempts)",
 			     url, resp->error, resp->attempts);
 		goto transport;
 	case HTTP_TOO_LARGE:
-		outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
+		call_outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
 			     "Upstream reply from %s is too large: %s", url,
 			     resp->error);
 		goto transport;
 	case HTTP_TRANSPORT:
-		outcome_fail(out, CALL_CONNECTION,
+		call_outcome_fail(out, CALL_CONNECTION,
 			     "Connection failed: %s: %s (%d attempts)", url,
 			     resp->error, resp->attempts);
 		goto transport;
@@ -426,7 +426,7 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 	if (resp->status >= 400) {
 		upstream_detail(resp, detail, sizeof detail);
 		bool server = resp->status >= 500;
-		outcome_fail(out,
+		call_outcome_fail(out,
 			     server ? CALL_UPSTREAM_SERVER_ERROR
 				    : CALL_UPSTREAM_CLIENT_ERROR,
 			     "Upstream error: %s returned HTTP %ld (%d attempt%s)%s",
@@ -436,7 +436,7 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 		goto transport;
 	}
 	if (resp->status < 200 || resp->status >= 300) {
-		outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
+		call_outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
 			     "Upstream reply from %s has unexpected HTTP status %ld",
 			     url, resp->status);
 		outcome_add_number(out, "upstream_status", (double)resp->status);
@@ -447,7 +447,7 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 			       ? cJSON_CreateNull()
 			       : cJSON_ParseWithLength(resp->body, resp->body_len);
 	if (reply == NULL) {
-		outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
+		call_outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
 			     "Upstream reply from %s is not valid JSON (HTTP %ld, %zu bytes)",
 			     url, resp->status, resp->body_len);
 		goto transport;
@@ -457,7 +457,7 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 			      ? desc->shape(&slot->engine->host, slot->plugin.state, reply)
 			      : reply;
 	if (out->result == NULL)
-		outcome_fail(out, CALL_INTERNAL,
+		call_outcome_fail(out, CALL_INTERNAL,
 			     "plugin %s could not shape the reply from %s",
 			     slot->plugin.path, url);
 	return;
@@ -480,13 +480,13 @@ call_run(struct engine *engine, struct dcp_operation *slot,
 		int rc = desc->prepare(&engine->host, slot->plugin.state, &call,
 				       params);
 		if (rc == DCP_INVALID || (rc != DCP_OK && call.rejected)) {
-			outcome_fail(out, CALL_INVALID_PARAMS,
+			call_outcome_fail(out, CALL_INVALID_PARAMS,
 				     "Invalid parameters: %s",
 				     call.invalid[0] ? call.invalid : "rejected");
 			goto done;
 		}
 		if (rc != DCP_OK || call.out_of_memory) {
-			outcome_fail(out, CALL_INTERNAL,
+			call_outcome_fail(out, CALL_INTERNAL,
 				     "plugin %s failed to prepare the request",
 				     slot->plugin.path);
 			goto done;
@@ -495,7 +495,7 @@ call_run(struct engine *engine, struct dcp_operation *slot,
 
 	char base[1024], err[512];
 	if (engine_service_url(engine, op, base, sizeof base, err, sizeof err) != 0) {
-		outcome_fail(out, CALL_SERVICE_UNRESOLVED,
+		call_outcome_fail(out, CALL_SERVICE_UNRESOLVED,
 			     "Cannot resolve the service URL: %s", err);
 		goto done;
 	}
@@ -505,7 +505,7 @@ call_run(struct engine *engine, struct dcp_operation *slot,
 	if (url == NULL || (call.body != NULL && body == NULL)) {
 		free(url);
 		free(body);
-		outcome_fail(out, CALL_INTERNAL, "out of memory");
+		call_outcome_fail(out, CALL_INTERNAL, "out of memory");
 		goto done;
 	}
 	snprintf(url, urllen, "%s%s%s%s", base, op->route,
@@ -545,10 +545,10 @@ wall_clock_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void
-call_finish(struct engine *engine, const char *metric_operation,
-	    const struct call_context *ctx, int64_t started,
-	    struct call_outcome *out)
+void
+engine_record(struct engine *engine, const char *metric_operation,
+	      const struct call_context *ctx, int64_t started,
+	      struct call_outcome *out)
 {
 	out->latency_ms = (long)(http_now_ms() - started);
 	struct log_scope scope = { &engine->logger, ctx->request_id,
@@ -593,18 +593,18 @@ engine_call(struct engine *engine, const char *operation,
 	if (slot == NULL) {
 		char known[1024];
 		list_operations(engine, known, sizeof known);
-		outcome_fail(out, CALL_UNKNOWN_OPERATION,
+		call_outcome_fail(out, CALL_UNKNOWN_OPERATION,
 			     "Unknown operation '%.100s' (available: %s)%s",
 			     operation, known,
 			     engine->registry.n_problems
 				     ? "; the registry has problems: run 'dcproxy list'"
 				     : "");
 	} else if (params != NULL && !cJSON_IsObject(params)) {
-		outcome_fail(out, CALL_BAD_EVENT, "'params' must be a JSON object");
+		call_outcome_fail(out, CALL_BAD_EVENT, "'params' must be a JSON object");
 	} else {
 		slot_load(engine, slot);
 		if (slot->state != SLOT_READY) {
-			outcome_fail(out, CALL_PLUGIN_UNAVAILABLE,
+			call_outcome_fail(out, CALL_PLUGIN_UNAVAILABLE,
 				     "Operation '%s' is unavailable: %s", operation,
 				     slot->failure ? slot->failure : "out of memory");
 		} else {
@@ -612,41 +612,60 @@ engine_call(struct engine *engine, const char *operation,
 			if (params == NULL)
 				params = empty = cJSON_CreateObject();
 			if (params == NULL)
-				outcome_fail(out, CALL_INTERNAL, "out of memory");
+				call_outcome_fail(out, CALL_INTERNAL, "out of memory");
 			else
 				call_run(engine, slot, params, ctx, out);
 			cJSON_Delete(empty);
 		}
 	}
-	call_finish(engine, metric_operation, ctx, started, out);
+	engine_record(engine, metric_operation, ctx, started, out);
+}
+
+/* Run a parsed event (or report why it could not be parsed) and wrap the
+ * outcome in the envelope. */
+static cJSON *
+engine_run_event(struct engine *engine, struct event *ev, int parsed,
+		 const char *err, const struct call_context *ctx,
+		 enum call_error *error)
+{
+	static const struct call_context no_context;
+	struct call_outcome out;
+
+	if (ctx == NULL)
+		ctx = &no_context;
+	if (parsed != 0) {
+		memset(&out, 0, sizeof out);
+		call_outcome_fail(&out, CALL_BAD_EVENT, "Malformed event: %s", err);
+		engine_record(engine, "unknown", ctx, http_now_ms(), &out);
+	} else {
+		engine_call(engine, ev->operation, ev->params, ctx, &out);
+	}
+	if (error != NULL)
+		*error = out.error;
+	cJSON *envelope = envelope_wrap(ev->operation, out.result,
+					engine->settings.environment);
+	event_free(ev);
+	return envelope;
 }
 
 cJSON *
 engine_invoke_event(struct engine *engine, const char *text, size_t len,
 		    const struct call_context *ctx, enum call_error *error)
 {
-	static const struct call_context no_context;
 	struct event ev;
 	char err[512];
-	struct call_outcome out;
-	const char *operation;
+	int parsed = event_parse(&ev, text, len,
+				 (size_t)engine->settings.max_event_bytes, err,
+				 sizeof err);
+	return engine_run_event(engine, &ev, parsed, err, ctx, error);
+}
 
-	if (ctx == NULL)
-		ctx = &no_context;
-	if (event_parse(&ev, text, len, (size_t)engine->settings.max_event_bytes,
-			err, sizeof err) != 0) {
-		memset(&out, 0, sizeof out);
-		outcome_fail(&out, CALL_BAD_EVENT, "Malformed event: %s", err);
-		call_finish(engine, "unknown", ctx, http_now_ms(), &out);
-		operation = ev.operation;
-	} else {
-		engine_call(engine, ev.operation, ev.params, ctx, &out);
-		operation = ev.operation;
-	}
-	if (error != NULL)
-		*error = out.error;
-	cJSON *envelope = envelope_wrap(operation, out.result,
-					engine->settings.environment);
-	event_free(&ev);
-	return envelope;
+cJSON *
+engine_invoke_json(struct engine *engine, cJSON *root,
+		   const struct call_context *ctx, enum call_error *error)
+{
+	struct event ev;
+	char err[512];
+	int parsed = event_from_json(&ev, root, err, sizeof err);
+	return engine_run_event(engine, &ev, parsed, err, ctx, error);
 }

@@ -86,6 +86,25 @@ cJSON *
 engine_invoke_event(struct engine *engine, const char *text, size_t len,
 		    const struct call_context *ctx, enum call_error *error);
 
+/* Run an event already parsed (root is consumed), as engine_invoke_event. */
+cJSON *
+engine_invoke_json(struct engine *engine, cJSON *root,
+		   const struct call_context *ctx, enum call_error *error);
+
+/* Make out a failure of the given kind with a human message, for front
+ * ends that refuse a request before any operation runs. */
+void
+call_outcome_fail(struct call_outcome *out, enum call_error error,
+		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Log the outcome and write its metrics under the operation label
+ * ("unknown" when none matched); sets out->latency_ms from started_ms, a
+ * monotonic millisecond clock reading (http_now_ms). */
+void
+engine_record(struct engine *engine, const char *label,
+	      const struct call_context *ctx, int64_t started_ms,
+	      struct call_outcome *out);
+
 /* The error_kind name of an error. */
 const char *
 call_error_name(enum call_error error);

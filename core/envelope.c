@@ -36,11 +36,21 @@ event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 			 (size_t)(end - text));
 		goto fail;
 	}
+	return event_from_json(ev, ev->root, err, errlen);
+fail:
+	/* keep root so the caller can still name the operation */
+	return -1;
+}
+
+int
+event_from_json(struct event *ev, cJSON *root, char *err, size_t errlen)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->root = root;
 	if (!cJSON_IsObject(ev->root)) {
 		snprintf(err, errlen, "event must be a JSON object");
 		goto fail;
 	}
-
 	const cJSON *op = cJSON_GetObjectItemCaseSensitive(ev->root, "operation");
 	if (op == NULL || cJSON_IsNull(op)) {
 		ev->operation = "health";
@@ -52,6 +62,14 @@ event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	}
 
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(ev->root, "params");
+	if (op == NULL && params == NULL && ev->root->child != NULL) {
+		snprintf(err, errlen,
+			 "event has neither 'operation' nor 'params' (first key '%.60s'): "
+			 "send {\"operation\": ..., \"params\": {...}} or an API Gateway proxy event",
+			 ev->root->child->string);
+		ev->operation = NULL;
+		goto fail;
+	}
 	if (params == NULL || cJSON_IsNull(params)) {
 		cJSON *empty = cJSON_CreateObject();
 		if (empty == NULL ||

@@ -13,12 +13,18 @@ struct event {
 	const cJSON *params;   /* always an object */
 };
 
-/* Parse `{"operation": ..., "params": {...}}`.  Returns 0, or -1 with a
+/* Parse `{"operation": ..., "params": {...}}`.  An object naming neither
+ * (an S3 or SQS event sent here by mistake, say) is refused rather than
+ * taken for a health check; `{}` is a health check.  Returns 0, or -1 with a
  * human reason in err; ev->operation is then the operation the event
  * names if it could be read, else NULL.  Call event_free either way. */
 int
 event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	    char *err, size_t errlen);
+
+/* The same for an already parsed document; takes ownership of root. */
+int
+event_from_json(struct event *ev, cJSON *root, char *err, size_t errlen);
 
 void
 event_free(struct event *ev);

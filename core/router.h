@@ -1,0 +1,32 @@
+/* router: REST routing shared by the front ends that speak HTTP (API
+ * Gateway events, the host service): method + path to a registry operation,
+ * request parts to params, and an outcome to an HTTP status.  Pure
+ * functions over a loaded registry; thread-safe.
+ */
+#ifndef DCPROXY_ROUTER_H
+#define DCPROXY_ROUTER_H
+
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+#include "registry.h"
+
+enum route_match {
+	ROUTE_FOUND,
+	ROUTE_NOT_FOUND,      /* no operation has this path: 404 */
+	ROUTE_WRONG_METHOD,   /* the path exists for another method: 405 */
+};
+
+/* Find the operation whose route equals path once base is stripped from
+ * its front (base "/" or "" means none; a trailing '/' on path is ignored).
+ * Sets *op when found; on ROUTE_WRONG_METHOD *op is the path's owner. */
+enum route_match
+router_match(const struct registry *reg, const char *base,
+	     const char *method, const char *path,
+	     const struct reg_operation **op);
+
+/* The HTTP status a REST caller gets for an outcome. */
+int
+router_http_status(const struct call_outcome *out);
+
+#endif

@@ -1,0 +1,262 @@
+/* runtime_api: a client of the AWS Lambda Runtime API on one curl handle. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "runtime_api.h"
+
+#define API_PREFIX "/2018-06-01/runtime"
+#define POST_TIMEOUT_MS 10000L
+/* A frozen and thawed sandbox may see one failed exchange: retry briefly. */
+#define TRIES 4
+#define FIRST_RETRY_MS 50L
+
+struct runtime_api {
+	CURL *curl;
+	char base[256];       /* http://HOST:PORT/2018-06-01/runtime */
+	char *body;           /* reused across invocations */
+	size_t body_len, body_cap;
+	struct invocation *headers_into; /* set while fetching /next */
+};
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+struct runtime_api *
+runtime_api_new(const char *host_port)
+{
+	struct runtime_api *api = calloc(1, sizeof *api);
+	if (api == NULL)
+		return NULL;
+	int n = snprintf(api->base, sizeof api->base, "http://%s" API_PREFIX,
+			 host_port);
+	api->curl = curl_easy_init();
+	api->body_cap = 65536;
+	api->body = malloc(api->body_cap);
+	if (api->curl == NULL || api->body == NULL || n < 0 ||
+	    (size_t)n >= sizeof api->base) {
+		runtime_api_free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void
+runtime_api_free(struct runtime_api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->curl != NULL)
+		curl_easy_cleanup(api->curl);
+	free(api->body);
+	free(api);
+}
+
+static size_t
+body_append(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct runtime_api *api = userdata;
+	size_t n = size * nmemb;
+	if (api->body_len + n + 1 > api->body_cap) {
+		size_t cap = api->body_cap ? api->body_cap : 65536;
+		while (cap < api->body_len + n + 1)
+			cap *= 2;
+		char *grown = realloc(api->body, cap);
+		if (grown == NULL)
+			return 0;
+		api->body = grown;
+		api->body_cap = cap;
+	}
+	memcpy(api->body + api->body_len, ptr, n);
+	api->body_len += n;
+	api->body[api->body_len] = '\0';
+	return n;
+}
+
+/* Copy a header's value, trimmed, if its name matches. */
+static bool
+header_take(const char *line, size_t len, const char *name, char *out,
+	    size_t outlen)
+{
+	size_t n = strlen(name);
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return false;
+	const char *v = line + n + 1;
+	const char *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	snprintf(out, outlen, "%.*s", (int)(end - v), v);
+	return true;
+}
+
+static size_t
+header_seen(char *line, size_t size, size_t nmemb, void *userdata)
+{
+	struct runtime_api *api = userdata;
+	struct invocation *inv = api->headers_into;
+	size_t len = size * nmemb;
+	char deadline[32];
+	if (inv == NULL)
+		return len;
+	if (!header_take(line, len, "Lambda-Runtime-Aws-Request-Id",
+			 inv->request_id, sizeof inv->request_id) &&
+	    !header_take(line, len, "Lambda-Runtime-Trace-Id", inv->trace_id,
+			 sizeof inv->trace_id) &&
+	    !header_take(line, len, "Lambda-Runtime-Invoked-Function-Arn",
+			 inv->function_arn, sizeof inv->function_arn) &&
+	    header_take(line, len, "Lambda-Runtime-Deadline-Ms", deadline,
+			sizeof deadline))
+		inv->deadline_epoch_ms = strtoll(deadline, NULL, 10);
+	return len;
+}
+
+/* One exchange with the API; returns the HTTP status, or 0 on a transport
+ * failure with the reason in err. */
+static long
+api_exchange(struct runtime_api *api, const char *url, const char *body,
+	     size_t len, struct curl_slist *headers, long timeout_ms,
+	     char *err, size_t errlen)
+{
+	CURL *curl = api->curl;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long status = 0;
+
+	api->body_len = 0;
+	api->body[0] = '\0';
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_append);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, api);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_seen);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, api);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	if (body != NULL) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)len);
+	}
+	CURLcode rc = curl_easy_perform(curl);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s: %s", url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return 0;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+int
+runtime_api_next(struct runtime_api *api, struct invocation *inv, char *err,
+		 size_t errlen)
+{
+	char url[320];
+	snprintf(url, sizeof url, "%s/invocation/next", api->base);
+	long delay = FIRST_RETRY_MS;
+	for (int try = 1;; try++) {
+		memset(inv, 0, sizeof *inv);
+		api->headers_into = inv;
+		long status = api_exchange(api, url, NULL, 0, NULL, 0, err, errlen);
+		api->headers_into = NULL;
+		if (status == 200 && inv->request_id[0] != '\0') {
+			inv->event = api->body;
+			inv->event_len = api->body_len;
+			return 0;
+		}
+		if (status != 0)
+			snprintf(err, errlen, "%s answered HTTP %ld%s", url, status,
+				 status == 200 ? " without a request id" : "");
+		if (try >= TRIES)
+			return -1;
+		pause_ms(delay);
+		delay *= 2;
+	}
+}
+
+static int
+api_post(struct runtime_api *api, const char *path, const char *body,
+	 size_t len, struct curl_slist *headers, char *err, size_t errlen)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", api->base, path);
+	long delay = FIRST_RETRY_MS;
+	for (int try = 1;; try++) {
+		long status = api_exchange(api, url, body, len, headers,
+					   POST_TIMEOUT_MS, err, errlen);
+		if (status >= 200 && status < 300)
+			return 0;
+		if (status != 0) {
+			snprintf(err, errlen, "%s answered HTTP %ld: %.200s", url,
+				 status, api->body);
+			if (status < 500)
+				return -1; /* refused: sending again won't help */
+		}
+		if (try >= TRIES)
+			return -1;
+		pause_ms(delay);
+		delay *= 2;
+	}
+}
+
+int
+runtime_api_respond(struct runtime_api *api, const char *request_id,
+		    const char *body, size_t len, char *err, size_t errlen)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/invocation/%s/response", request_id);
+	struct curl_slist *headers =
+		curl_slist_append(NULL, "Content-Type: application/json");
+	int rc = api_post(api, path, body, len, headers, err, errlen);
+	curl_slist_free_all(headers);
+	return rc;
+}
+
+int
+runtime_api_fail(struct runtime_api *api, const char *request_id,
+		 const char *error_type, const char *message, char *err,
+		 size_t errlen)
+{
+	char path[256], type_header[256];
+	if (request_id != NULL)
+		snprintf(path, sizeof path, "/invocation/%s/error", request_id);
+	else
+		snprintf(path, sizeof path, "/init/error");
+	snprintf(type_header, sizeof type_header,
+		 "Lambda-Runtime-Function-Error-Type: %s", error_type);
+
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "errorMessage", message);
+	cJSON_AddStringToObject(doc, "errorType", error_type);
+	cJSON_AddItemToObject(doc, "stackTrace", cJSON_CreateArray());
+	char *body = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct curl_slist *headers =
+		curl_slist_append(NULL, "Content-Type: application/json");
+	headers = curl_slist_append(headers, type_header);
+	int rc = api_post(api, path, body, strlen(body), headers, err, errlen);
+	curl_slist_free_all(headers);
+	free(body);
+	return rc;
+}
