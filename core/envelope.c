@@ -20,9 +20,10 @@ event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	const char *end = NULL;
 	ev->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (ev->root == NULL) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t offset = at != NULL && at >= text && at <= text + len
-					? (size_t)(at - text)
+		/* On failure cJSON points end at the error (its global error
+		 * pointer would race between threads). */
+		size_t offset = end != NULL && end >= text && end <= text + len
+					? (size_t)(end - text)
 					: len;
 		snprintf(err, errlen, "event is not valid JSON (error at byte %zu)",
 			 offset);

@@ -24,12 +24,6 @@ struct http_client {
 	char *user_agent;
 };
 
-struct body_buffer {
-	char *data;
-	size_t len, cap, max;
-	bool too_large;
-};
-
 int64_t
 http_now_ms(void)
 {
@@ -38,8 +32,8 @@ http_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(long ms)
+void
+http_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -99,12 +93,12 @@ handle_give_back(struct http_client *client, CURL *curl)
 		curl_easy_cleanup(curl);
 }
 
-static size_t
-body_append(char *ptr, size_t size, size_t nmemb, void *userdata)
+size_t
+http_buffer_write(char *ptr, size_t size, size_t nmemb, void *buffer)
 {
-	struct body_buffer *buf = userdata;
+	struct http_buffer *buf = buffer;
 	size_t n = size * nmemb;
-	if (buf->len + n > buf->max) {
+	if (buf->max > 0 && buf->len + n > buf->max) {
 		buf->too_large = true;
 		return 0; /* aborts the transfer */
 	}
@@ -125,7 +119,7 @@ body_append(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 static enum http_failure
-classify(CURLcode rc, const struct body_buffer *buf)
+classify(CURLcode rc, const struct http_buffer *buf)
 {
 	switch (rc) {
 	case CURLE_OK:
@@ -149,7 +143,7 @@ http_attempt(struct http_client *client, CURL *curl,
 	     const struct http_request *req, long timeout_ms,
 	     long max_bytes, struct http_response *resp)
 {
-	struct body_buffer buf = { .max = (size_t)max_bytes };
+	struct http_buffer buf = { .max = (size_t)max_bytes };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
 	char trace[512];
@@ -173,7 +167,7 @@ http_attempt(struct http_client *client, CURL *curl,
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, client->user_agent);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_append);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_buffer_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
 	if (strcmp(req->method, "POST") == 0) {
 		const char *body = req->body != NULL ? req->body : "";
@@ -255,7 +249,7 @@ http_send_with_retry(struct http_client *client,
 		if (policy->deadline_ms > 0 &&
 		    http_now_ms() + delay + MIN_ATTEMPT_MS > policy->deadline_ms)
 			break; /* the retry could not finish in time */
-		sleep_ms(delay);
+		http_sleep_ms(delay);
 		delay = delay > 0 && delay < (1L << 40) / 2 ? delay * 2 : delay;
 	}
 

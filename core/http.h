@@ -7,6 +7,7 @@
 #ifndef DCPROXY_HTTP_H
 #define DCPROXY_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,5 +66,21 @@ http_response_clear(struct http_response *resp);
 /* Monotonic clock in milliseconds. */
 int64_t
 http_now_ms(void);
+
+/* Sleep ms milliseconds, resuming after signals. */
+void
+http_sleep_ms(long ms);
+
+/* A growing, NUL-terminated reply buffer for CURLOPT_WRITEFUNCTION =
+ * http_buffer_write, CURLOPT_WRITEDATA = the buffer.  A reply past max
+ * bytes (0: no limit) aborts the transfer and sets too_large. */
+struct http_buffer {
+	char *data;
+	size_t len, cap, max;
+	bool too_large;
+};
+
+size_t
+http_buffer_write(char *ptr, size_t size, size_t nmemb, void *buffer);
 
 #endif

@@ -1,17 +1,16 @@
 /* runtime_api: a client of the AWS Lambda Runtime API on one curl handle. */
 #include "config.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "http.h"
 #include "runtime_api.h"
 
 #define API_PREFIX "/2018-06-01/runtime"
@@ -23,18 +22,9 @@
 struct runtime_api {
 	CURL *curl;
 	char base[256];       /* http://HOST:PORT/2018-06-01/runtime */
-	char *body;           /* reused across invocations */
-	size_t body_len, body_cap;
+	struct http_buffer reply; /* reused across invocations */
 	struct invocation *headers_into; /* set while fetching /next */
 };
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 struct runtime_api *
 runtime_api_new(const char *host_port)
@@ -45,9 +35,9 @@ runtime_api_new(const char *host_port)
 	int n = snprintf(api->base, sizeof api->base, "http://%s" API_PREFIX,
 			 host_port);
 	api->curl = curl_easy_init();
-	api->body_cap = 65536;
-	api->body = malloc(api->body_cap);
-	if (api->curl == NULL || api->body == NULL || n < 0 ||
+	api->reply.cap = 65536;
+	api->reply.data = malloc(api->reply.cap);
+	if (api->curl == NULL || api->reply.data == NULL || n < 0 ||
 	    (size_t)n >= sizeof api->base) {
 		runtime_api_free(api);
 		return NULL;
@@ -62,29 +52,8 @@ runtime_api_free(struct runtime_api *api)
 		return;
 	if (api->curl != NULL)
 		curl_easy_cleanup(api->curl);
-	free(api->body);
+	free(api->reply.data);
 	free(api);
-}
-
-static size_t
-body_append(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct runtime_api *api = userdata;
-	size_t n = size * nmemb;
-	if (api->body_len + n + 1 > api->body_cap) {
-		size_t cap = api->body_cap ? api->body_cap : 65536;
-		while (cap < api->body_len + n + 1)
-			cap *= 2;
-		char *grown = realloc(api->body, cap);
-		if (grown == NULL)
-			return 0;
-		api->body = grown;
-		api->body_cap = cap;
-	}
-	memcpy(api->body + api->body_len, ptr, n);
-	api->body_len += n;
-	api->body[api->body_len] = '\0';
-	return n;
 }
 
 /* Copy a header's value, trimmed, if its name matches. */
@@ -137,15 +106,15 @@ api_exchange(struct runtime_api *api, const char *url, const char *body,
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 
-	api->body_len = 0;
-	api->body[0] = '\0';
+	api->reply.len = 0;
+	api->reply.data[0] = '\0';
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_append);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, api);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_buffer_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &api->reply);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_seen);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, api);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -177,8 +146,8 @@ runtime_api_next(struct runtime_api *api, struct invocation *inv, char *err,
 		long status = api_exchange(api, url, NULL, 0, NULL, 0, err, errlen);
 		api->headers_into = NULL;
 		if (status == 200 && inv->request_id[0] != '\0') {
-			inv->event = api->body;
-			inv->event_len = api->body_len;
+			inv->event = api->reply.data;
+			inv->event_len = api->reply.len;
 			return 0;
 		}
 		if (status != 0)
@@ -186,7 +155,7 @@ runtime_api_next(struct runtime_api *api, struct invocation *inv, char *err,
 				 status == 200 ? " without a request id" : "");
 		if (try >= TRIES)
 			return -1;
-		pause_ms(delay);
+		http_sleep_ms(delay);
 		delay *= 2;
 	}
 }
@@ -205,13 +174,13 @@ api_post(struct runtime_api *api, const char *path, const char *body,
 			return 0;
 		if (status != 0) {
 			snprintf(err, errlen, "%s answered HTTP %ld: %.200s", url,
-				 status, api->body);
+				 status, api->reply.data);
 			if (status < 500)
 				return -1; /* refused: sending again won't help */
 		}
 		if (try >= TRIES)
 			return -1;
-		pause_ms(delay);
+		http_sleep_ms(delay);
 		delay *= 2;
 	}
 }

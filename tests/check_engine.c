@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "http.h"
 #include "standin.h"
+#include "testutil.h"
 
 static struct standin *standin;
 static struct engine *engine;
@@ -195,20 +196,6 @@ metrics_single(void)
 	cJSON *doc = cJSON_Parse(lines[0]);
 	ck_assert_ptr_nonnull(doc);
 	return doc;
-}
-
-static unsigned short
-closed_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof addr;
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	close(fd);
-	return ntohs(addr.sin_port);
 }
 
 #define OHLCV_CANDLES \
@@ -748,7 +735,7 @@ START_TEST(test_connection_refused)
 {
 	char base[64], url[128];
 	snprintf(base, sizeof base, "http://127.0.0.1:%u",
-		 (unsigned)closed_port());
+		 (unsigned)test_closed_port());
 	snprintf(url, sizeof url, "%s/api/v1/health", base);
 	setenv("DATA_COLLECTION_URL", base, 1);
 	open_engine();

@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "standin.h"
+#include "testutil.h"
 
 static struct standin *standin;
 static struct http_client *client;
@@ -80,21 +81,6 @@ arrival(size_t i)
 	int64_t at = r.at_ms;
 	standin_request_clear(&r);
 	return at;
-}
-
-/* A loopback port nothing listens on: bound, read, then closed. */
-static unsigned short
-closed_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof addr;
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	close(fd);
-	return ntohs(addr.sin_port);
 }
 
 START_TEST(test_success)
@@ -249,7 +235,7 @@ START_TEST(test_connection_refused)
 	struct http_response resp;
 	char base[64];
 	snprintf(base, sizeof base, "http://127.0.0.1:%u",
-		 (unsigned)closed_port());
+		 (unsigned)test_closed_port());
 	ck_assert_int_eq(send_to(base, "GET", "/api/v1/health", NULL, NULL, &p,
 				 &resp),
 			 -1);

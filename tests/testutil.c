@@ -1,10 +1,13 @@
 /* testutil: scratch directories and files for the Check suites. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,4 +58,18 @@ test_rmdir(char *dir)
 	if (dir != NULL)
 		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
+}
+
+unsigned short
+test_closed_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+		abort();
+	close(fd);
+	return ntohs(addr.sin_port);
 }

@@ -15,6 +15,10 @@ test_write_file(const char *dir, const char *name, const char *text);
 void
 test_rmdir(char *dir);
 
+/* A loopback TCP port nothing listens on: bound, read, then closed. */
+unsigned short
+test_closed_port(void);
+
 /* The in-tree registry's service section, for tests that write their own
  * operation sections: "[service data-collection]\nport = 8002\n". */
 extern const char test_services_ini[];
