@@ -397,9 +397,14 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 	case HTTP_OK:
 		break;
 	case HTTP_TIMEOUT:
+		/* Say how long the last attempt really waited: the invocation's
+		 * deadline may have cut it below REQUEST_TIMEOUT. */
 		call_outcome_fail(out, CALL_TIMEOUT,
-			     "Connection failed: timeout after %ld ms waiting for %s (%d attempts)",
-			     timeout_ms, url, resp->attempts);
+			     "Connection failed: timeout after %ld ms waiting for %s (%d attempts)%s",
+			     resp->timeout_ms, url, resp->attempts,
+			     resp->timeout_ms < timeout_ms
+				     ? ", cut short by the invocation deadline"
+				     : "");
 		goto transport;
 	case HTTP_DEADLINE:
 		call_outcome_fail(out, CALL_TIMEOUT,

@@ -242,6 +242,7 @@ http_send_with_retry(struct http_client *client,
 		}
 
 		resp->attempts++;
+		resp->timeout_ms = timeout;
 		http_attempt(client, curl, req, timeout,
 			     policy->max_response_bytes, resp);
 		if (!worth_retrying(resp) || retry >= policy->max_retries)

@@ -42,6 +42,7 @@ struct http_response {
 	char *body;             /* NUL-terminated; caller frees */
 	size_t body_len;
 	int attempts;
+	long timeout_ms;        /* the last attempt's, which a deadline may cut */
 	enum http_failure failure;
 	char error[256];        /* transport error text when failure != HTTP_OK */
 };

@@ -10,12 +10,8 @@ cd "$top"
 . tests/deps.sh
 install_deps hyperfine time
 
-[ -x configure ] || ./autogen.sh >/dev/null
-mkdir -p _build/bench
-cd _build/bench
-root=$PWD/root
-[ -f Makefile ] || configure_build --prefix="$root"
-make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+root=$top/_build/bench/root
+build_in bench --prefix="$root"
 make -s install >/dev/null
 
 out=$(mktemp -d)

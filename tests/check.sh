@@ -7,14 +7,9 @@ cd "$top"
 . tests/deps.sh
 install_deps
 
-[ -x configure ] || ./autogen.sh >/dev/null
 jobs=$(nproc 2>/dev/null || echo 2)
-
-mkdir -p _build/sanitized
-cd _build/sanitized
-[ -f Makefile ] || configure_build --enable-werror --enable-sanitizers
+build_in sanitized --enable-werror --enable-sanitizers
 status=0
-make -s -j"$jobs" >/dev/null
 make -s -j"$jobs" check || status=$?
 if [ "$status" -ne 0 ]; then
 	cat test-suite.log
@@ -24,15 +19,20 @@ fi
 # Errors: E" lines and the shell tests' "N checks passed, F failed".
 sdk=$("$top/tests/sdk-check.sh" .) || { echo "$sdk"; exit 1; }
 echo "$sdk"
-counts=$({ cat tests/*.log; echo "$sdk"; } | awk '
+# The Lambda layers: built with --prefix=/opt in _build/layers/build, then
+# unpacked and run against the Runtime API emulator.
+layers=$top/_build/layers
+built=$("$top/packaging/lambda/build-layers.sh" "$top" "$layers" 2>&1) ||
+	{ echo "$built"; exit 1; }
+lt=$("$top/packaging/lambda/layer-test.sh" "$layers/build" "$layers") ||
+	{ echo "$lt"; exit 1; }
+echo "$lt"
+counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; } | awk '
 	/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 	/ checks passed, / { n += $2 + $5; bad += $5 }
 	END { print n - bad, bad }')
 
-cd "$top"
-mkdir -p _build/dist
-cd _build/dist
-[ -f Makefile ] || configure_build
+build_in dist
 if ! make -s -j"$jobs" distcheck >distcheck.log 2>&1; then
 	cat distcheck.log
 	exit 1

@@ -8,11 +8,7 @@ cd "$top"
 . tests/deps.sh
 install_deps
 
-[ -x configure ] || ./autogen.sh >/dev/null
-mkdir -p _build/demo
-cd _build/demo
-[ -f Makefile ] || configure_build
-make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+build_in demo
 
 fifo=$(mktemp -u)
 mkfifo "$fifo"

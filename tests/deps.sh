@@ -1,7 +1,7 @@
 # Sourced by the top-level scripts: install the Debian packages dcproxy needs
 # to build and test, skipping what is already there.
 DCPROXY_DEPS="autoconf automake libtool libltdl-dev pkg-config make gcc
- libcurl4-openssl-dev libcjson-dev libinih-dev check libmicrohttpd-dev curl jq"
+ libcurl4-openssl-dev libcjson-dev libinih-dev libssl-dev check libmicrohttpd-dev curl jq"
 
 install_deps() {
 	missing=""
@@ -33,4 +33,15 @@ configure_build() {
 	fi
 	grep -v "^rm: cannot remove 'core': Is a directory" "$log" >&2 || true
 	rm -f "$log"
+}
+
+# Configure (once) and build in $top/_build/NAME, and stay there.
+build_in() {
+	name=$1
+	shift
+	[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null)
+	mkdir -p "$top/_build/$name"
+	cd "$top/_build/$name"
+	[ -f Makefile ] || configure_build "$@"
+	make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 }

@@ -1,0 +1,551 @@
+/* cache: LRU result cache, cache keys and request coalescing.  One mutex
+ * guards the table, the list and the in-flight calls; fetches run unlocked.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "cache.h"
+#include "http.h"
+
+/* Dropped from keys whatever CACHE_KEY_IGNORED_PROPS says (the seed's list). */
+static const char *const cache_default_ignored[] = {
+	"id", "maxAge", "meta", "rateLimitMaxAge", "debug", "metricsMeta",
+};
+#define N_DEFAULT_IGNORED \
+	(sizeof cache_default_ignored / sizeof cache_default_ignored[0])
+
+struct cache_entry {
+	char *key;
+	uint64_t hash;
+	cJSON *value;
+	int64_t stored_ms;     /* when the value arrived: its age */
+	int64_t touched_ms;    /* lifetime start; later with update-age-on-get */
+	long max_age_ms;
+	struct cache_entry *chain;      /* next in the bucket */
+	struct cache_entry *newer, *older; /* LRU list */
+};
+
+/* One call in progress, shared by every request for its key. */
+struct cache_flight {
+	char *key;
+	bool done;
+	int waiters;
+	struct call_outcome out;        /* the leader's outcome, once done */
+	struct cache_flight *next;
+};
+
+struct cache {
+	pthread_mutex_t lock;
+	pthread_cond_t landed;          /* some flight is done */
+	struct cache_entry **buckets;
+	size_t n_buckets;               /* a power of two */
+	size_t count;
+	struct cache_entry *newest, *oldest;
+	struct cache_flight *flights;
+
+	size_t max_items;
+	long max_age_ms, min_age_ms;
+	bool update_age_on_get;
+	int64_t (*clock)(void);
+	char *group;
+	char **ignored;                 /* defaults, then the configured ones */
+	size_t n_ignored;
+};
+
+/* ---- keys ---- */
+
+static int
+ignored_add(struct cache *c, const char *name, size_t len)
+{
+	while (len > 0 && (*name == ' ' || *name == '\t'))
+		name++, len--;
+	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return 0;
+	char *copy = strndup(name, len);
+	if (copy == NULL)
+		return -1;
+	c->ignored[c->n_ignored++] = copy;
+	return 0;
+}
+
+static bool
+key_ignored(const struct cache *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_ignored; i++)
+		if (strcmp(c->ignored[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int
+member_compare(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a;
+	const cJSON *y = *(const cJSON *const *)b;
+	return strcmp(x->string, y->string);
+}
+
+/* A copy of v with object members sorted by key and ignored keys dropped,
+ * at every depth.  NULL when out of memory. */
+static cJSON *
+canonical_copy(const struct cache *c, const cJSON *v)
+{
+	if (cJSON_IsArray(v)) {
+		cJSON *out = cJSON_CreateArray();
+		for (const cJSON *item = v->child; out != NULL && item != NULL;
+		     item = item->next) {
+			cJSON *copy = canonical_copy(c, item);
+			if (copy == NULL || !cJSON_AddItemToArray(out, copy)) {
+				cJSON_Delete(copy);
+				cJSON_Delete(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+	if (!cJSON_IsObject(v))
+		return cJSON_Duplicate(v, 1);
+
+	size_t n = 0;
+	for (const cJSON *item = v->child; item != NULL; item = item->next)
+		n++;
+	const cJSON **members = malloc((n + 1) * sizeof *members);
+	cJSON *out = cJSON_CreateObject();
+	if (members == NULL || out == NULL)
+		goto fail;
+	n = 0;
+	for (const cJSON *item = v->child; item != NULL; item = item->next)
+		if (item->string != NULL && !key_ignored(c, item->string))
+			members[n++] = item;
+	qsort(members, n, sizeof *members, member_compare);
+	for (size_t i = 0; i < n; i++) {
+		cJSON *copy = canonical_copy(c, members[i]);
+		if (copy == NULL)
+			goto fail;
+		if (!cJSON_AddItemToObject(out, members[i]->string, copy)) {
+			cJSON_Delete(copy);
+			goto fail;
+		}
+	}
+	free(members);
+	return out;
+fail:
+	free(members);
+	cJSON_Delete(out);
+	return NULL;
+}
+
+char *
+cache_key(const struct cache *c, const char *operation, const cJSON *params)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *canon = params != NULL ? canonical_copy(c, params)
+				      : cJSON_CreateObject();
+	char *text = NULL, *key = NULL;
+	if (doc == NULL || canon == NULL ||
+	    cJSON_AddStringToObject(doc, "operation", operation) == NULL) {
+		cJSON_Delete(canon);
+		goto done;
+	}
+	cJSON_AddItemToObject(doc, "params", canon);
+	/* canonical_copy sorts "operation" before "params" and applies the
+	 * ignored keys at the top level too. */
+	cJSON *top = canonical_copy(c, doc);
+	text = top != NULL ? cJSON_PrintUnformatted(top) : NULL;
+	cJSON_Delete(top);
+	if (text == NULL)
+		goto done;
+
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha1(), NULL) != 1)
+		goto done;
+	size_t glen = strlen(c->group);
+	key = malloc(glen + 1 + 2 * mdlen + 1);
+	if (key == NULL)
+		goto done;
+	memcpy(key, c->group, glen);
+	key[glen] = ':';
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(key + glen + 1 + 2 * i, 3, "%02x", md[i]);
+done:
+	free(text);
+	cJSON_Delete(doc);
+	return key;
+}
+
+long
+cache_request_max_age(const struct cache *c, const cJSON *params)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, "maxAge");
+	double asked = 0;
+	if (cJSON_IsNumber(v)) {
+		asked = v->valuedouble;
+	} else if (cJSON_IsString(v)) {
+		char *end;
+		errno = 0;
+		long n = strtol(v->valuestring, &end, 10);
+		if (end != v->valuestring && *end == '\0' && errno == 0)
+			asked = (double)n;
+	}
+	if (asked < 0)
+		return -1;
+	if (asked < 1) /* absent, 0 or a fraction of a millisecond */
+		return c->max_age_ms < c->min_age_ms ? c->min_age_ms
+						     : c->max_age_ms;
+	if (asked > 86400000.0 * 365)
+		asked = 86400000.0 * 365;
+	return (long)asked < c->min_age_ms ? c->min_age_ms : (long)asked;
+}
+
+/* ---- life cycle ---- */
+
+struct cache *
+cache_new(const struct cache_options *opts)
+{
+	struct cache *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	c->max_items = opts->max_items > 0 ? (size_t)opts->max_items : 1;
+	c->max_age_ms = opts->max_age_ms;
+	c->min_age_ms = opts->min_age_ms;
+	c->update_age_on_get = opts->update_age_on_get;
+	c->clock = opts->clock != NULL ? opts->clock : http_now_ms;
+
+	/* Buckets: about one per entry, capped; chains absorb the rest. */
+	c->n_buckets = 64;
+	while (c->n_buckets < c->max_items && c->n_buckets < (1u << 20))
+		c->n_buckets <<= 1;
+	c->buckets = calloc(c->n_buckets, sizeof *c->buckets);
+	c->group = strdup(opts->key_group != NULL ? opts->key_group : "");
+
+	const char *list = opts->ignored_props != NULL ? opts->ignored_props : "";
+	size_t commas = 0;
+	for (const char *p = list; *p != '\0'; p++)
+		commas += *p == ',';
+	c->ignored = calloc(N_DEFAULT_IGNORED + commas + 1, sizeof *c->ignored);
+	if (c->buckets == NULL || c->group == NULL || c->ignored == NULL)
+		goto fail;
+	for (size_t i = 0; i < N_DEFAULT_IGNORED; i++)
+		if (ignored_add(c, cache_default_ignored[i],
+				strlen(cache_default_ignored[i])) != 0)
+			goto fail;
+	for (const char *p = list;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (ignored_add(c, p, len) != 0)
+			goto fail;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (pthread_mutex_init(&c->lock, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&c->landed, NULL) != 0) {
+		pthread_mutex_destroy(&c->lock);
+		goto fail;
+	}
+	return c;
+fail:
+	for (size_t i = 0; c->ignored != NULL && i < c->n_ignored; i++)
+		free(c->ignored[i]);
+	free(c->ignored);
+	free(c->group);
+	free(c->buckets);
+	free(c);
+	return NULL;
+}
+
+static void
+entry_free(struct cache_entry *e)
+{
+	free(e->key);
+	cJSON_Delete(e->value);
+	free(e);
+}
+
+void
+cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	for (struct cache_entry *e = c->newest, *next; e != NULL; e = next) {
+		next = e->older;
+		entry_free(e);
+	}
+	/* Flights outlive nothing: dcproxyd frees the cache after its last
+	 * request finished. */
+	pthread_cond_destroy(&c->landed);
+	pthread_mutex_destroy(&c->lock);
+	for (size_t i = 0; i < c->n_ignored; i++)
+		free(c->ignored[i]);
+	free(c->ignored);
+	free(c->group);
+	free(c->buckets);
+	free(c);
+}
+
+/* ---- the LRU table; callers hold the lock ---- */
+
+static uint64_t
+key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static struct cache_entry **
+entry_slot(struct cache *c, const char *key, uint64_t hash)
+{
+	struct cache_entry **slot = &c->buckets[hash & (c->n_buckets - 1)];
+	while (*slot != NULL &&
+	       ((*slot)->hash != hash || strcmp((*slot)->key, key) != 0))
+		slot = &(*slot)->chain;
+	return slot;
+}
+
+static void
+list_unlink(struct cache *c, struct cache_entry *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void
+list_push_newest(struct cache *c, struct cache_entry *e)
+{
+	e->newer = NULL;
+	e->older = c->newest;
+	if (c->newest != NULL)
+		c->newest->newer = e;
+	c->newest = e;
+	if (c->oldest == NULL)
+		c->oldest = e;
+}
+
+static void
+entry_remove(struct cache *c, struct cache_entry *e)
+{
+	struct cache_entry **slot = entry_slot(c, e->key, e->hash);
+	*slot = e->chain;
+	list_unlink(c, e);
+	c->count--;
+	entry_free(e);
+}
+
+static cJSON *
+locked_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
+{
+	uint64_t hash = key_hash(key);
+	struct cache_entry *e = *entry_slot(c, key, hash);
+	if (e == NULL)
+		return NULL;
+	int64_t now = c->clock();
+	long age = (long)(now - e->stored_ms);
+	if (now - e->touched_ms > e->max_age_ms) {
+		entry_remove(c, e);
+		return NULL;
+	}
+	/* A caller asking for fresher data than the entry's lifetime misses
+	 * but leaves the entry for others. */
+	if (max_age_ms >= 0 && now - e->touched_ms > max_age_ms)
+		return NULL;
+	cJSON *copy = cJSON_Duplicate(e->value, 1);
+	if (copy == NULL)
+		return NULL;
+	/* The lifetime restarts; the age reported stays the data's. */
+	if (c->update_age_on_get)
+		e->touched_ms = now;
+	list_unlink(c, e);
+	list_push_newest(c, e);
+	if (age_ms != NULL)
+		*age_ms = age;
+	return copy;
+}
+
+static int
+locked_put(struct cache *c, const char *key, const cJSON *value,
+	   long max_age_ms)
+{
+	cJSON *copy = cJSON_Duplicate(value, 1);
+	if (copy == NULL)
+		return -1;
+	uint64_t hash = key_hash(key);
+	struct cache_entry *e = *entry_slot(c, key, hash);
+	if (e != NULL) {
+		cJSON_Delete(e->value);
+		list_unlink(c, e);
+	} else {
+		e = calloc(1, sizeof *e);
+		char *k = strdup(key);
+		if (e == NULL || k == NULL) {
+			free(e);
+			free(k);
+			cJSON_Delete(copy);
+			return -1;
+		}
+		e->key = k;
+		e->hash = hash;
+		struct cache_entry **bucket = &c->buckets[hash & (c->n_buckets - 1)];
+		e->chain = *bucket;
+		*bucket = e;
+		c->count++;
+	}
+	e->value = copy;
+	e->stored_ms = e->touched_ms = c->clock();
+	e->max_age_ms = max_age_ms;
+	list_push_newest(c, e);
+	while (c->count > c->max_items)
+		entry_remove(c, c->oldest);
+	return 0;
+}
+
+cJSON *
+cache_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	cJSON *v = locked_get(c, key, max_age_ms, age_ms);
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
+int
+cache_put(struct cache *c, const char *key, const cJSON *value,
+	  long max_age_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	int rc = locked_put(c, key, value, max_age_ms);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+size_t
+cache_count(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->count;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* ---- coalescing ---- */
+
+static void
+outcome_copy(struct call_outcome *to, const struct call_outcome *from)
+{
+	*to = *from;
+	to->result = from->result != NULL ? cJSON_Duplicate(from->result, 1)
+					  : NULL;
+	if (from->result != NULL && to->result == NULL)
+		call_outcome_fail(to, CALL_INTERNAL, "out of memory");
+}
+
+static void
+flight_free(struct cache_flight *f)
+{
+	cJSON_Delete(f->out.result);
+	free(f->key);
+	free(f);
+}
+
+enum cache_status
+cache_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
+	    cache_fetch_fn fetch, void *user, struct call_outcome *out,
+	    long *age_ms)
+{
+	long age = 0;
+	*age_ms = 0;
+	memset(out, 0, sizeof *out);
+
+	pthread_mutex_lock(&c->lock);
+	if (store) {
+		cJSON *hit = locked_get(c, key, max_age_ms, &age);
+		if (hit != NULL) {
+			pthread_mutex_unlock(&c->lock);
+			out->result = hit;
+			*age_ms = age;
+			return CACHE_HIT;
+		}
+	}
+	struct cache_flight *f = c->flights;
+	while (f != NULL && strcmp(f->key, key) != 0)
+		f = f->next;
+	if (f != NULL) {
+		f->waiters++;
+		while (!f->done)
+			pthread_cond_wait(&c->landed, &c->lock);
+		outcome_copy(out, &f->out);
+		/* The last one out frees the flight the leader left behind. */
+		if (--f->waiters == 0)
+			flight_free(f);
+		pthread_mutex_unlock(&c->lock);
+		return CACHE_COALESCED;
+	}
+
+	f = calloc(1, sizeof *f);
+	char *k = strdup(key);
+	if (f == NULL || k == NULL) {
+		/* Cannot coalesce: still answer, uncoalesced. */
+		free(f);
+		free(k);
+		pthread_mutex_unlock(&c->lock);
+		fetch(user, out);
+		return CACHE_MISS;
+	}
+	f->key = k;
+	f->next = c->flights;
+	c->flights = f;
+	pthread_mutex_unlock(&c->lock);
+
+	fetch(user, out);
+
+	pthread_mutex_lock(&c->lock);
+	/* Stored before the flight lands, so no request can miss between the
+	 * two. */
+	if (store && out->error == CALL_OK && out->result != NULL)
+		(void)locked_put(c, key, out->result, max_age_ms);
+	for (struct cache_flight **p = &c->flights; *p != NULL; p = &(*p)->next)
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	if (f->waiters > 0) {
+		outcome_copy(&f->out, out);
+		f->done = true;
+		pthread_cond_broadcast(&c->landed);
+	} else {
+		flight_free(f);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return CACHE_MISS;
+}
+
+const char *
+cache_status_name(enum cache_status status)
+{
+	switch (status) {
+	case CACHE_HIT:
+		return "HIT";
+	case CACHE_MISS:
+	case CACHE_COALESCED:
+		break;
+	}
+	return "MISS";
+}

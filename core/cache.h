@@ -1,0 +1,85 @@
+/* cache: dcproxyd's local result cache (an LRU with per-entry lifetimes),
+ * its cache keys, and request coalescing (concurrent identical misses make
+ * one call).  Every function is thread-safe; one mutex guards the table.
+ */
+#ifndef DCPROXY_CACHE_H
+#define DCPROXY_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+
+struct cache_options {
+	long max_items;          /* CACHE_MAX_ITEMS, >= 1 */
+	long max_age_ms;         /* CACHE_MAX_AGE: lifetime when none asked */
+	long min_age_ms;         /* CACHE_MIN_AGE: floor of a requested maxAge */
+	bool update_age_on_get;  /* CACHE_UPDATE_AGE_ON_GET */
+	const char *key_group;   /* CACHE_KEY_GROUP, prefix of every key */
+	const char *ignored_props; /* CACHE_KEY_IGNORED_PROPS, comma list or NULL */
+	int64_t (*clock)(void);  /* monotonic ms; NULL: http_now_ms (tests fake it) */
+};
+
+struct cache;
+
+/* NULL when out of memory.  Copies what it needs from opts. */
+struct cache *
+cache_new(const struct cache_options *opts);
+
+void
+cache_free(struct cache *cache);
+
+/* The lifetime a request asks for through params.maxAge (a number or a
+ * string of digits): absent, 0 or unreadable -> CACHE_MAX_AGE; < 0 -> -1,
+ * meaning bypass the cache; else at least CACHE_MIN_AGE. */
+long
+cache_request_max_age(const struct cache *cache, const cJSON *params);
+
+/* GROUP ":" hex SHA-1 of {"operation":...,"params":...} serialised with
+ * object keys sorted at every depth and the ignored keys dropped at every
+ * depth.  malloc'd; NULL when out of memory or SHA-1 is unavailable. */
+char *
+cache_key(const struct cache *cache, const char *operation,
+	  const cJSON *params);
+
+/* A copy of the entry, if one exists younger than both its own lifetime
+ * and max_age_ms; *age_ms says how old.  An expired entry is dropped. */
+cJSON *
+cache_get(struct cache *cache, const char *key, long max_age_ms,
+	  long *age_ms);
+
+/* Store a copy of value under key for max_age_ms, evicting the least
+ * recently used entry when full.  Returns 0, or -1 when out of memory. */
+int
+cache_put(struct cache *cache, const char *key, const cJSON *value,
+	  long max_age_ms);
+
+size_t
+cache_count(struct cache *cache);
+
+/* Produces the outcome on a miss (an engine_call, in dcproxyd). */
+typedef void (*cache_fetch_fn)(void *user, struct call_outcome *out);
+
+enum cache_status {
+	CACHE_HIT,        /* served from the cache */
+	CACHE_MISS,       /* this request ran fetch */
+	CACHE_COALESCED,  /* another request's fetch, waited for */
+};
+
+/* Serve key from the cache, else run fetch once for all concurrent
+ * callers of the same key: the others wait and get a copy of the same
+ * outcome, failure included.  A successful outcome is stored for
+ * max_age_ms when store is true; a failure never is.  out is filled as
+ * engine_call fills it (the caller owns out->result); *age_ms is the hit's
+ * age, else 0. */
+enum cache_status
+cache_fetch(struct cache *cache, const char *key, long max_age_ms, bool store,
+	    cache_fetch_fn fetch, void *user, struct call_outcome *out,
+	    long *age_ms);
+
+const char *
+cache_status_name(enum cache_status status);
+
+#endif

@@ -1,0 +1,479 @@
+/* daemon_config: dcproxyd's settings table, INI file and environment.
+ * Loaded once by the main thread before any other starts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <ini.h>
+
+#include "daemon_config.h"
+#include "log.h"
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_BOOL,
+	CONFIG_LONG,   /* an integer within [min, max] */
+	CONFIG_DOUBLE, /* a number within [min, max] */
+};
+
+struct config_spec {
+	const char *name; /* the INI key and the environment variable */
+	enum config_type type;
+	const char *fallback;
+	size_t offset;
+	double min, max;
+	const char *help;
+};
+
+#define FIELD(f) offsetof(struct daemon_config, f)
+
+static const struct config_spec config_specs[] = {
+	{ "BASE_URL", CONFIG_STRING, "/", FIELD(base_url), 0, 0,
+	  "path prefix of every route, e.g. /data-collection" },
+	{ "EA_PORT", CONFIG_LONG, "8080", FIELD(port), 0, 65535,
+	  "TCP port to listen on (0: any free port, logged at start)" },
+	{ "EA_HOST", CONFIG_STRING, "0.0.0.0", FIELD(host), 0, 0,
+	  "address to listen on (IPv4 or IPv6 literal, or a host name)" },
+	{ "UUID", CONFIG_STRING, "", FIELD(uuid), 0, 0,
+	  "identifier of this instance (default: a random v4 UUID)" },
+	{ "DEBUG", CONFIG_BOOL, "false", FIELD(debug), 0, 0,
+	  "debug mode: LOG_LEVEL debug unless set, and a meta object in replies" },
+	{ "LOG_LEVEL", CONFIG_STRING, "info", FIELD(log_level), 0, 0,
+	  "error, warn, info, debug or trace" },
+	{ "API_TIMEOUT", CONFIG_LONG, "30000", FIELD(api_timeout_ms), 1,
+	  3600000, "ms a request may be pending (and the SIGTERM drain limit)" },
+	{ "API_VERBOSE", CONFIG_BOOL, "false", FIELD(api_verbose), 0, 0,
+	  "add a meta object (cache status, age, key) to replies" },
+	{ "CACHE_ENABLED", CONFIG_BOOL, "true", FIELD(cache_enabled), 0, 0,
+	  "cache successful results of operations with cache = yes" },
+	{ "CACHE_MAX_ITEMS", CONFIG_LONG, "1000", FIELD(cache_max_items), 1,
+	  10000000, "entries kept; the least recently used goes first" },
+	{ "CACHE_MAX_AGE", CONFIG_LONG, "90000", FIELD(cache_max_age_ms), 1,
+	  86400000, "default entry lifetime in ms (a request's maxAge overrides)" },
+	{ "CACHE_MIN_AGE", CONFIG_LONG, "30000", FIELD(cache_min_age_ms), 0,
+	  86400000, "smallest lifetime in ms a request's maxAge may ask for" },
+	{ "CACHE_UPDATE_AGE_ON_GET", CONFIG_BOOL, "false",
+	  FIELD(cache_update_age_on_get), 0, 0,
+	  "a hit makes the entry fresh again" },
+	{ "CACHE_KEY_GROUP", CONFIG_STRING, "", FIELD(cache_key_group), 0, 0,
+	  "prefix of every cache key (default: UUID)" },
+	{ "CACHE_KEY_IGNORED_PROPS", CONFIG_STRING, "", FIELD(cache_key_ignored),
+	  0, 0, "comma-separated params keys left out of cache keys, besides "
+	  "id, maxAge, meta, rateLimitMaxAge, debug, metricsMeta" },
+	{ "SERVER_RATE_LIMIT_MAX", CONFIG_LONG, "250", FIELD(rate_limit_max), 0,
+	  10000000, "requests per 5 s window before 429 (0: no limit)" },
+	{ "SERVER_SLOW_DOWN_AFTER_FACTOR", CONFIG_DOUBLE, "0.8",
+	  FIELD(slow_down_factor), 0, 1,
+	  "past this fraction of the limit each request is delayed" },
+	{ "SERVER_SLOW_DOWN_DELAY_MS", CONFIG_LONG, "500",
+	  FIELD(slow_down_delay_ms), 0, 60000, "the delay, in ms" },
+	{ "DCPROXYD_MAX_BODY_BYTES", CONFIG_LONG, "1048576",
+	  FIELD(max_body_bytes), 64, 1L << 30,
+	  "largest request body accepted (413 beyond)" },
+	{ "DCPROXYD_CONNECTION_TIMEOUT", CONFIG_LONG, "30",
+	  FIELD(connection_timeout_s), 1, 3600,
+	  "seconds an idle or slow client connection is kept" },
+	{ "DCPROXYD_MAX_CONNECTIONS", CONFIG_LONG, "1024",
+	  FIELD(max_connections), 1, 65536,
+	  "concurrent client connections (one thread each)" },
+};
+
+#define N_SPECS (sizeof config_specs / sizeof config_specs[0])
+_Static_assert(N_SPECS <= DAEMON_CONFIG_MAX_SETTINGS,
+	       "raise DAEMON_CONFIG_MAX_SETTINGS");
+
+static bool
+parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(text, yes[i]) == 0)
+			return *out = true, true;
+		if (strcasecmp(text, no[i]) == 0)
+			return *out = false, true;
+	}
+	return false;
+}
+
+/* Check a value a string setting must satisfy beyond being a string. */
+static int
+string_check(const struct config_spec *spec, const char *text, char *why,
+	     size_t whylen)
+{
+	if (strcmp(spec->name, "BASE_URL") == 0) {
+		if (text[0] != '/' || strpbrk(text, " \t?#") != NULL) {
+			snprintf(why, whylen,
+				 "'%s' is not a path starting with '/'", text);
+			return -1;
+		}
+	} else if (strcmp(spec->name, "LOG_LEVEL") == 0) {
+		enum dcp_log_level level;
+		if (log_parse_level(text, &level) != 0) {
+			snprintf(why, whylen,
+				 "'%s' is not error, warn, info, debug or trace",
+				 text);
+			return -1;
+		}
+	} else if (strcmp(spec->name, "EA_HOST") == 0 && text[0] == '\0') {
+		snprintf(why, whylen, "must not be empty");
+		return -1;
+	}
+	return 0;
+}
+
+/* Set one field from text; on error writes the reason (without the key)
+ * to why. */
+static int
+config_apply(struct daemon_config *c, const struct config_spec *spec,
+	     const char *text, char *why, size_t whylen)
+{
+	char *field = (char *)c + spec->offset;
+
+	switch (spec->type) {
+	case CONFIG_STRING: {
+		if (string_check(spec, text, why, whylen) != 0)
+			return -1;
+		char *copy = strdup(text);
+		if (copy == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	case CONFIG_BOOL:
+		if (!parse_bool(text, (bool *)field)) {
+			snprintf(why, whylen,
+				 "'%s' is not true or false (also yes/no, on/off, 1/0)",
+				 text);
+			return -1;
+		}
+		return 0;
+	case CONFIG_LONG:
+	case CONFIG_DOUBLE:
+		break;
+	}
+
+	char *end;
+	errno = 0;
+	double value = strtod(text, &end);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == text || *end != '\0' || errno != 0 || !isfinite(value)) {
+		snprintf(why, whylen, "'%s' is not a number", text);
+		return -1;
+	}
+	if (spec->type == CONFIG_LONG && value != floor(value)) {
+		snprintf(why, whylen, "'%s' is not a whole number", text);
+		return -1;
+	}
+	if (value < spec->min || value > spec->max) {
+		snprintf(why, whylen, "'%s' is out of range (%g to %g)", text,
+			 spec->min, spec->max);
+		return -1;
+	}
+	if (spec->type == CONFIG_LONG)
+		*(long *)field = (long)value;
+	else
+		*(double *)field = value;
+	return 0;
+}
+
+static const struct config_spec *
+spec_find(const char *name, size_t *index)
+{
+	for (size_t i = 0; i < N_SPECS; i++)
+		if (strcmp(config_specs[i].name, name) == 0) {
+			*index = i;
+			return &config_specs[i];
+		}
+	return NULL;
+}
+
+/* ---- the INI file ---- */
+
+struct config_parse {
+	struct daemon_config *config;
+	const char *file;
+	FILE *stream;
+	int line;          /* of the last line read */
+	char error[512];   /* "FILE:LINE: ..." once something failed */
+};
+
+/* inih reader that counts lines, so errors can name them (Debian's inih is
+ * built without INI_HANDLER_LINENO). */
+static char *
+config_reader(char *buf, int size, void *stream)
+{
+	struct config_parse *p = stream;
+	if (p->error[0] != '\0' || fgets(buf, size, p->stream) == NULL)
+		return NULL;
+	p->line++;
+	size_t n = strlen(buf);
+	if (n == (size_t)size - 1 && buf[n - 1] != '\n' && !feof(p->stream)) {
+		snprintf(p->error, sizeof p->error,
+			 "%s:%d: line longer than %d characters", p->file,
+			 p->line, size - 2);
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+config_handler(void *user, const char *section, const char *name,
+	       const char *value)
+{
+	struct config_parse *p = user;
+	struct daemon_config *c = p->config;
+	char why[400];
+	size_t i;
+
+	if (p->error[0] != '\0')
+		return 0;
+	if (strcmp(section, "dcproxyd") != 0) {
+		snprintf(p->error, sizeof p->error,
+			 "%s:%d: [%s]: unknown section (settings go in [dcproxyd])",
+			 p->file, p->line, section);
+		return 0;
+	}
+	const struct config_spec *spec = spec_find(name, &i);
+	if (spec == NULL) {
+		snprintf(p->error, sizeof p->error,
+			 "%s:%d: %s: unknown setting (run dcproxyd --help for the list)",
+			 p->file, p->line, name);
+		return 0;
+	}
+	if (c->origin[i] == CONFIG_FROM_FILE) {
+		snprintf(p->error, sizeof p->error,
+			 "%s:%d: %s: given twice (first at line %d)", p->file,
+			 p->line, name, c->origin_line[i]);
+		return 0;
+	}
+	if (config_apply(c, spec, value, why, sizeof why) != 0) {
+		snprintf(p->error, sizeof p->error, "%s:%d: %s: %s", p->file,
+			 p->line, name, why);
+		return 0;
+	}
+	c->origin[i] = CONFIG_FROM_FILE;
+	c->origin_line[i] = p->line;
+	return 1;
+}
+
+/* Returns 1 when the file is absent, 0 when read, -1 with err on error. */
+static int
+config_read_file(struct daemon_config *c, const char *path, char *err,
+		 size_t errlen)
+{
+	struct config_parse p = { .config = c, .file = path };
+	p.stream = fopen(path, "r");
+	if (p.stream == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+	bool read_error = ferror(p.stream);
+	fclose(p.stream);
+	if (p.error[0] == '\0') {
+		if (rc > 0)
+			snprintf(p.error, sizeof p.error,
+				 "%s:%d: expected 'KEY = value' or '[dcproxyd]'",
+				 path, rc);
+		else if (rc < 0)
+			snprintf(p.error, sizeof p.error, "%s: out of memory",
+				 path);
+		else if (read_error)
+			snprintf(p.error, sizeof p.error, "%s:%d: read error",
+				 path, p.line);
+	}
+	if (p.error[0] != '\0') {
+		snprintf(err, errlen, "%s", p.error);
+		return -1;
+	}
+	c->file = strdup(path);
+	return 0;
+}
+
+/* ---- derived values ---- */
+
+static int
+config_make_uuid(char **out)
+{
+	uint8_t b[16];
+	size_t got = 0;
+	while (got < sizeof b) {
+		ssize_t n = getrandom(b + got, sizeof b - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	char *text = malloc(37);
+	if (text == NULL)
+		return -1;
+	snprintf(text, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	free(*out);
+	*out = text;
+	return 0;
+}
+
+/* BASE_URL always ends in '/', so routes are BASE + "api/v1/..." */
+static int
+config_finish(struct daemon_config *c)
+{
+	size_t n = strlen(c->base_url);
+	if (c->base_url[n - 1] != '/') {
+		char *grown = realloc(c->base_url, n + 2);
+		if (grown == NULL)
+			return -1;
+		grown[n] = '/';
+		grown[n + 1] = '\0';
+		c->base_url = grown;
+	}
+	if (c->uuid[0] == '\0' && config_make_uuid(&c->uuid) != 0)
+		return -1;
+	if (c->cache_key_group[0] == '\0') {
+		char *copy = strdup(c->uuid);
+		if (copy == NULL)
+			return -1;
+		free(c->cache_key_group);
+		c->cache_key_group = copy;
+	}
+	return 0;
+}
+
+int
+daemon_config_load(struct daemon_config *c, const char *path, bool required,
+		   char *err, size_t errlen)
+{
+	char why[400];
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < N_SPECS; i++)
+		if (config_apply(c, &config_specs[i], config_specs[i].fallback,
+				 why, sizeof why) != 0) {
+			snprintf(err, errlen, "%s: %s", config_specs[i].name, why);
+			goto fail;
+		}
+
+	if (path != NULL) {
+		int rc = config_read_file(c, path, err, errlen);
+		if (rc < 0)
+			goto fail;
+		if (rc == 1 && required) {
+			snprintf(err, errlen, "%s: no such file", path);
+			goto fail;
+		}
+	}
+
+	for (size_t i = 0; i < N_SPECS; i++) {
+		const char *env = getenv(config_specs[i].name);
+		if (env == NULL || env[0] == '\0')
+			continue;
+		if (config_apply(c, &config_specs[i], env, why, sizeof why) != 0) {
+			snprintf(err, errlen, "%s: %s (from the environment)",
+				 config_specs[i].name, why);
+			goto fail;
+		}
+		c->origin[i] = CONFIG_FROM_ENV;
+		c->origin_line[i] = 0;
+	}
+
+	if (config_finish(c) != 0) {
+		snprintf(err, errlen, "out of memory or no randomness for UUID");
+		goto fail;
+	}
+	return 0;
+fail:
+	daemon_config_free(c);
+	return -1;
+}
+
+void
+daemon_config_free(struct daemon_config *c)
+{
+	for (size_t i = 0; i < N_SPECS; i++)
+		if (config_specs[i].type == CONFIG_STRING) {
+			char **field = (char **)((char *)c + config_specs[i].offset);
+			free(*field);
+			*field = NULL;
+		}
+	free(c->file);
+	c->file = NULL;
+}
+
+void
+daemon_config_print(const struct daemon_config *c, FILE *out)
+{
+	fprintf(out, "[dcproxyd]\n");
+	for (size_t i = 0; i < N_SPECS; i++) {
+		const struct config_spec *spec = &config_specs[i];
+		const char *field = (const char *)c + spec->offset;
+		char value[64];
+		const char *text = value;
+		switch (spec->type) {
+		case CONFIG_STRING:
+			text = *(char *const *)field;
+			break;
+		case CONFIG_BOOL:
+			text = *(const bool *)field ? "true" : "false";
+			break;
+		case CONFIG_LONG:
+			snprintf(value, sizeof value, "%ld", *(const long *)field);
+			break;
+		case CONFIG_DOUBLE:
+			snprintf(value, sizeof value, "%g", *(const double *)field);
+			break;
+		}
+		fprintf(out, "%s = %s ; from ", spec->name, text);
+		switch (c->origin[i]) {
+		case CONFIG_FROM_DEFAULT:
+			/* Generated values say so: a restart changes them. */
+			if ((strcmp(spec->name, "UUID") == 0 ||
+			     strcmp(spec->name, "CACHE_KEY_GROUP") == 0) &&
+			    spec->fallback[0] == '\0')
+				fprintf(out, "default (%s)\n",
+					strcmp(spec->name, "UUID") == 0
+						? "generated"
+						: "UUID");
+			else
+				fprintf(out, "default\n");
+			break;
+		case CONFIG_FROM_FILE:
+			fprintf(out, "%s:%d\n", c->file, c->origin_line[i]);
+			break;
+		case CONFIG_FROM_ENV:
+			fprintf(out, "env\n");
+			break;
+		}
+	}
+}
+
+void
+daemon_config_print_help(FILE *out)
+{
+	for (size_t i = 0; i < N_SPECS; i++) {
+		const struct config_spec *spec = &config_specs[i];
+		fprintf(out, "  %-30s %s (default: %s)\n", spec->name, spec->help,
+			spec->fallback[0] ? spec->fallback
+			: strcmp(spec->name, "UUID") == 0 ? "random"
+			: strcmp(spec->name, "CACHE_KEY_GROUP") == 0 ? "UUID"
+								     : "none");
+	}
+}

@@ -1,0 +1,465 @@
+/* check_cache: the LRU (eviction order, lifetimes, update-age-on-get), a
+ * request's maxAge, cache keys (canonical order, ignored keys at every
+ * depth, group prefix, the SHA-1 itself) and coalescing of concurrent
+ * misses, failures included.  Time comes from a fake clock.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache.h"
+
+static int64_t fake_now = 1000000; /* test clock, ms */
+static struct cache *cache;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static void
+open_cache(long max_items, bool update_age_on_get, const char *ignored)
+{
+	struct cache_options opts = {
+		.max_items = max_items,
+		.max_age_ms = 90000,
+		.min_age_ms = 30000,
+		.update_age_on_get = update_age_on_get,
+		.key_group = "grp",
+		.ignored_props = ignored,
+		.clock = fake_clock,
+	};
+	cache_free(cache);
+	cache = cache_new(&opts);
+	ck_assert_ptr_nonnull(cache);
+}
+
+static void
+setup(void)
+{
+	open_cache(3, false, NULL);
+}
+
+static void
+teardown(void)
+{
+	cache_free(cache);
+	cache = NULL;
+}
+
+static void
+put(const char *key, int n, long max_age)
+{
+	cJSON *v = cJSON_CreateNumber(n);
+	ck_assert_int_eq(cache_put(cache, key, v, max_age), 0);
+	cJSON_Delete(v);
+}
+
+/* The stored number, or -1 on a miss. */
+static int
+get(const char *key, long max_age, long *age)
+{
+	long ignored;
+	cJSON *v = cache_get(cache, key, max_age, age ? age : &ignored);
+	int n = v != NULL ? (int)v->valuedouble : -1;
+	cJSON_Delete(v);
+	return n;
+}
+
+/* ---- the LRU ---- */
+
+START_TEST(evicts_least_recently_used)
+{
+	put("a", 1, 90000);
+	put("b", 2, 90000);
+	put("c", 3, 90000);
+	ck_assert_int_eq(get("a", -1, NULL), 1); /* a is now the newest */
+	put("d", 4, 90000);                      /* b goes */
+	ck_assert_uint_eq(cache_count(cache), 3);
+	ck_assert_int_eq(get("b", -1, NULL), -1);
+	ck_assert_int_eq(get("a", -1, NULL), 1);
+	ck_assert_int_eq(get("c", -1, NULL), 3);
+	ck_assert_int_eq(get("d", -1, NULL), 4);
+	put("e", 5, 90000);                      /* a is the oldest use now */
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+	/* Replacing a key keeps one entry and refreshes it. */
+	put("c", 30, 90000);
+	ck_assert_uint_eq(cache_count(cache), 3);
+	ck_assert_int_eq(get("c", -1, NULL), 30);
+}
+END_TEST
+
+START_TEST(entries_expire)
+{
+	long age;
+	put("a", 1, 1000);
+	fake_now += 1000;
+	ck_assert_int_eq(get("a", -1, &age), 1);
+	ck_assert_int_eq(age, 1000);
+	fake_now += 1;
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+	ck_assert_uint_eq(cache_count(cache), 0); /* dropped, not kept */
+}
+END_TEST
+
+START_TEST(fresher_request_misses_but_keeps_entry)
+{
+	long age;
+	put("a", 1, 90000);
+	fake_now += 800;
+	ck_assert_int_eq(get("a", 500, NULL), -1);
+	ck_assert_uint_eq(cache_count(cache), 1);
+	ck_assert_int_eq(get("a", 1000, &age), 1);
+	ck_assert_int_eq(age, 800);
+}
+END_TEST
+
+START_TEST(age_not_updated_on_get_by_default)
+{
+	put("a", 1, 1000);
+	fake_now += 800;
+	ck_assert_int_eq(get("a", -1, NULL), 1);
+	fake_now += 800;
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+}
+END_TEST
+
+START_TEST(update_age_on_get)
+{
+	long age;
+	open_cache(3, true, NULL);
+	put("a", 1, 1000);
+	fake_now += 800;
+	ck_assert_int_eq(get("a", -1, &age), 1);
+	ck_assert_int_eq(age, 800);
+	fake_now += 800; /* 1600 since stored, 800 since used */
+	ck_assert_int_eq(get("a", -1, &age), 1);
+	ck_assert_int_eq(age, 1600); /* the data's age, for the Age header */
+	fake_now += 1001;
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+}
+END_TEST
+
+/* ---- a request's maxAge ---- */
+
+static long
+max_age_of(const char *params)
+{
+	cJSON *p = cJSON_Parse(params);
+	ck_assert_ptr_nonnull(p);
+	long v = cache_request_max_age(cache, p);
+	cJSON_Delete(p);
+	return v;
+}
+
+START_TEST(request_max_age)
+{
+	ck_assert_int_eq(max_age_of("{}"), 90000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":0}"), 90000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":\"0\"}"), 90000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":\"soon\"}"), 90000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":-1}"), -1);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":\"-5\"}"), -1);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":1000}"), 30000); /* min age */
+	ck_assert_int_eq(max_age_of("{\"maxAge\":60000}"), 60000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":\"45000\"}"), 45000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":600000}"), 600000);
+	ck_assert_int_eq(cache_request_max_age(cache, NULL), 90000);
+}
+END_TEST
+
+/* ---- keys ---- */
+
+static char *
+key_of(const char *operation, const char *params)
+{
+	cJSON *p = params != NULL ? cJSON_Parse(params) : NULL;
+	ck_assert(params == NULL || p != NULL);
+	char *key = cache_key(cache, operation, p);
+	ck_assert_ptr_nonnull(key);
+	cJSON_Delete(p);
+	return key;
+}
+
+static void
+assert_same_key(const char *op, const char *a, const char *b)
+{
+	char *x = key_of(op, a), *y = key_of(op, b);
+	ck_assert_msg(strcmp(x, y) == 0, "%s and %s differ", a, b);
+	free(x);
+	free(y);
+}
+
+static void
+assert_other_key(const char *op_a, const char *a, const char *op_b,
+		 const char *b)
+{
+	char *x = key_of(op_a, a), *y = key_of(op_b, b);
+	ck_assert_msg(strcmp(x, y) != 0, "%s and %s share a key", a, b);
+	free(x);
+	free(y);
+}
+
+START_TEST(key_is_group_and_sha1)
+{
+	/* sha1('{"operation":"health","params":{}}') */
+	char *k = key_of("health", NULL);
+	ck_assert_str_eq(k, "grp:e1b13645b4c893aecf308471e0e81d70c363ab54");
+	free(k);
+	/* Sorted at every depth, ignored keys gone, arrays kept in order:
+	 * sha1('{"operation":"fetch_ohlcv","params":{"a":{"x":1,"y":[{"p":1,"q":2}]},"symbol":"BTC/USDT:USDT"}}') */
+	k = key_of("fetch_ohlcv",
+		   "{\"symbol\":\"BTC/USDT:USDT\",\"id\":7,\"a\":{\"y\":[{\"q\":2,"
+		   "\"p\":1,\"debug\":true}],\"x\":1,\"meta\":{}}}");
+	ck_assert_str_eq(k, "grp:7cc5f95fb7d84f98d5a59b682a6fa57436ae9014");
+	free(k);
+	assert_same_key("health", NULL, "{}");
+}
+END_TEST
+
+START_TEST(key_order_irrelevant)
+{
+	assert_same_key("fetch_ohlcv",
+			"{\"symbol\":\"BTC/USDT:USDT\",\"limit\":5,\"o\":{\"b\":1,\"a\":2}}",
+			"{\"o\":{\"a\":2,\"b\":1},\"limit\":5,\"symbol\":\"BTC/USDT:USDT\"}");
+}
+END_TEST
+
+START_TEST(key_drops_ignored_at_every_depth)
+{
+	assert_same_key("fetch_ohlcv",
+			"{\"symbol\":\"X/Y\",\"id\":1,\"maxAge\":10000,\"meta\":{\"a\":1},"
+			"\"rateLimitMaxAge\":5,\"debug\":true,\"metricsMeta\":{}}",
+			"{\"symbol\":\"X/Y\"}");
+	assert_same_key("fetch_ohlcv",
+			"{\"data\":{\"base\":\"LINK\",\"id\":2,\"deep\":[{\"maxAge\":1,\"v\":1}]}}",
+			"{\"data\":{\"base\":\"LINK\",\"deep\":[{\"v\":1}]}}");
+	/* Not ignored unless configured. */
+	assert_other_key("fetch_ohlcv", "{\"s\":1,\"timestamp\":1598874704}",
+			 "fetch_ohlcv", "{\"s\":1,\"timestamp\":1598874721}");
+}
+END_TEST
+
+START_TEST(key_drops_configured_props)
+{
+	open_cache(3, false, " timestamp ,nonce,");
+	assert_same_key("fetch_ohlcv",
+			"{\"data\":{\"base\":\"LINK\",\"timestamp\":1598874704},\"nonce\":1}",
+			"{\"data\":{\"base\":\"LINK\",\"timestamp\":1598874721},\"nonce\":2}");
+	assert_same_key("fetch_ohlcv", "{\"a\":[{\"timestamp\":1}],\"id\":3}",
+			"{\"a\":[{}]}");
+	assert_other_key("fetch_ohlcv", "{\"base\":\"LINK\"}", "fetch_ohlcv",
+			 "{\"base\":\"ETH\"}");
+}
+END_TEST
+
+START_TEST(key_differs_when_request_differs)
+{
+	assert_other_key("fetch_ohlcv", "{\"limit\":5}", "fetch_ohlcv",
+			 "{\"limit\":6}");
+	assert_other_key("fetch_ohlcv", "{\"limit\":5}", "fetch_ohlcv",
+			 "{\"limit\":\"5\"}");
+	assert_other_key("symbols", "{}", "status", "{}");
+	assert_other_key("x", "{\"a\":[1,2]}", "x", "{\"a\":[2,1]}");
+	assert_other_key("x", "{\"a\":{\"b\":1}}", "x", "{\"a\":{\"c\":1}}");
+
+	char *a = key_of("health", NULL);
+	struct cache_options opts = { .max_items = 1, .max_age_ms = 1,
+				      .key_group = "other" };
+	struct cache *second = cache_new(&opts);
+	char *b = cache_key(second, "health", NULL);
+	ck_assert_str_eq(strchr(a, ':'), strchr(b, ':'));
+	ck_assert(strncmp(b, "other:", 6) == 0);
+	free(a);
+	free(b);
+	cache_free(second);
+}
+END_TEST
+
+/* ---- coalescing ---- */
+
+#define N_THREADS 16
+
+static atomic_int calls;
+static bool fail_calls;
+static pthread_barrier_t start_line;
+
+static void
+slow_fetch(void *user, struct call_outcome *out)
+{
+	(void)user;
+	int n = atomic_fetch_add(&calls, 1) + 1;
+	usleep(300000); /* long enough for every thread to arrive */
+	memset(out, 0, sizeof *out);
+	if (fail_calls) {
+		call_outcome_fail(out, CALL_UPSTREAM_SERVER_ERROR, "boom %d", n);
+		out->upstream_status = 503;
+		out->attempts = 3;
+	} else {
+		out->result = cJSON_CreateObject();
+		cJSON_AddNumberToObject(out->result, "call", n);
+	}
+}
+
+struct racer {
+	bool store;
+	enum cache_status status;
+	struct call_outcome out;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	long age;
+	pthread_barrier_wait(&start_line);
+	r->status = cache_fetch(cache, "grp:k", 90000, r->store, slow_fetch,
+				NULL, &r->out, &age);
+	return NULL;
+}
+
+/* Run N_THREADS identical fetches at once; count the statuses. */
+static void
+run_race(struct racer *racers, bool store, int *misses, int *coalesced)
+{
+	pthread_t threads[N_THREADS];
+	ck_assert_int_eq(pthread_barrier_init(&start_line, NULL, N_THREADS), 0);
+	for (int i = 0; i < N_THREADS; i++) {
+		racers[i] = (struct racer){ .store = store };
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, race,
+						&racers[i]), 0);
+	}
+	*misses = *coalesced = 0;
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(threads[i], NULL);
+		*misses += racers[i].status == CACHE_MISS;
+		*coalesced += racers[i].status == CACHE_COALESCED;
+	}
+	pthread_barrier_destroy(&start_line);
+}
+
+START_TEST(concurrent_misses_make_one_call)
+{
+	struct racer racers[N_THREADS];
+	int misses, coalesced;
+	atomic_store(&calls, 0);
+	fail_calls = false;
+	run_race(racers, true, &misses, &coalesced);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_int_eq(misses, 1);
+	ck_assert_int_eq(coalesced, N_THREADS - 1);
+	for (int i = 0; i < N_THREADS; i++) {
+		ck_assert_int_eq(racers[i].out.error, CALL_OK);
+		ck_assert_int_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(
+					 racers[i].out.result, "call")), 1);
+		cJSON_Delete(racers[i].out.result);
+	}
+	/* Stored: the next request is a hit and calls nothing. */
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, slow_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	cJSON_Delete(out.result);
+}
+END_TEST
+
+START_TEST(failure_wakes_all_and_caches_nothing)
+{
+	struct racer racers[N_THREADS];
+	int misses, coalesced;
+	atomic_store(&calls, 0);
+	fail_calls = true;
+	run_race(racers, true, &misses, &coalesced);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_int_eq(misses, 1);
+	for (int i = 0; i < N_THREADS; i++) {
+		ck_assert_int_eq(racers[i].out.error, CALL_UPSTREAM_SERVER_ERROR);
+		ck_assert_int_eq(racers[i].out.upstream_status, 503);
+		ck_assert_int_eq(racers[i].out.attempts, 3);
+		ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+					 racers[i].out.result, "error")), "boom 1");
+		cJSON_Delete(racers[i].out.result);
+	}
+	ck_assert_uint_eq(cache_count(cache), 0);
+	/* Nothing remembered: the next request calls again. */
+	fail_calls = false;
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, slow_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	ck_assert_int_eq(atomic_load(&calls), 2);
+	cJSON_Delete(out.result);
+}
+END_TEST
+
+START_TEST(uncacheable_coalesces_without_storing)
+{
+	struct racer racers[N_THREADS];
+	int misses, coalesced;
+	atomic_store(&calls, 0);
+	fail_calls = false;
+	run_race(racers, false, &misses, &coalesced);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_int_eq(coalesced, N_THREADS - 1);
+	for (int i = 0; i < N_THREADS; i++)
+		cJSON_Delete(racers[i].out.result);
+	ck_assert_uint_eq(cache_count(cache), 0);
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, false, slow_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	ck_assert_int_eq(atomic_load(&calls), 2);
+	cJSON_Delete(out.result);
+}
+END_TEST
+
+static Suite *
+cache_suite(void)
+{
+	Suite *suite = suite_create("cache");
+	TCase *lru = tcase_create("lru");
+	tcase_add_checked_fixture(lru, setup, teardown);
+	tcase_add_test(lru, evicts_least_recently_used);
+	tcase_add_test(lru, entries_expire);
+	tcase_add_test(lru, fresher_request_misses_but_keeps_entry);
+	tcase_add_test(lru, age_not_updated_on_get_by_default);
+	tcase_add_test(lru, update_age_on_get);
+	tcase_add_test(lru, request_max_age);
+	suite_add_tcase(suite, lru);
+
+	TCase *keys = tcase_create("keys");
+	tcase_add_checked_fixture(keys, setup, teardown);
+	tcase_add_test(keys, key_is_group_and_sha1);
+	tcase_add_test(keys, key_order_irrelevant);
+	tcase_add_test(keys, key_drops_ignored_at_every_depth);
+	tcase_add_test(keys, key_drops_configured_props);
+	tcase_add_test(keys, key_differs_when_request_differs);
+	suite_add_tcase(suite, keys);
+
+	TCase *flights = tcase_create("coalescing");
+	tcase_add_checked_fixture(flights, setup, teardown);
+	tcase_add_test(flights, concurrent_misses_make_one_call);
+	tcase_add_test(flights, failure_wakes_all_and_caches_nothing);
+	tcase_add_test(flights, uncacheable_coalesces_without_storing);
+	suite_add_tcase(suite, flights);
+	return suite;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cache_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
