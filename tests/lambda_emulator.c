@@ -70,6 +70,7 @@ struct lambda_emulator {
 	struct fault *faults[2];        /* per emu_fault_target, FIFO */
 	size_t next_calls;
 	int64_t first_next_ms; /* -1 until the first /next */
+	int64_t first_next_epoch_us; /* wall clock of the same moment */
 	size_t answers;
 	bool have_init_error;
 	struct emu_outcome init_error;
@@ -330,8 +331,13 @@ serve_next(struct lambda_emulator *e, struct MHD_Connection *conn,
 {
 	pthread_mutex_lock(&e->lock);
 	e->next_calls++;
-	if (e->first_next_ms < 0)
+	if (e->first_next_ms < 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
 		e->first_next_ms = monotonic_ms() - e->started_ms;
+		e->first_next_epoch_us =
+			(int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	}
 	struct fault *f = fault_pop(e, EMU_ON_NEXT);
 	if (f != NULL) {
 		pthread_mutex_unlock(&e->lock);
@@ -613,11 +619,15 @@ control_stats(struct lambda_emulator *e, struct MHD_Connection *conn)
 	cJSON *doc = cJSON_CreateObject();
 	pthread_mutex_lock(&e->lock);
 	cJSON_AddNumberToObject(doc, "next_calls", (double)e->next_calls);
-	if (e->first_next_ms >= 0)
+	if (e->first_next_ms >= 0) {
 		cJSON_AddNumberToObject(doc, "first_next_ms",
 					(double)e->first_next_ms);
-	else
+		/* Microseconds of wall clock, for timing a process from exec. */
+		cJSON_AddNumberToObject(doc, "first_next_epoch_us",
+					(double)e->first_next_epoch_us);
+	} else {
 		cJSON_AddNullToObject(doc, "first_next_ms");
+	}
 	cJSON_AddNumberToObject(doc, "invocations", (double)e->answers);
 	pthread_mutex_unlock(&e->lock);
 	return reply_json(conn, MHD_HTTP_OK, doc);

@@ -47,14 +47,12 @@ standin=$!
 while [ ! -s "$out/url" ]; do sleep 0.05; done
 url=$(head -n1 "$out/url")
 
-# A fresh emulator; sets emulator, api and started (the epoch in us just
-# after it printed its address, a little after its clock started).
+# A fresh emulator; sets emulator and api.
 start_emulator() {
 	: >"$out/api"
 	"$bin/dcproxy-lambda-emulator" >"$out/api" &
 	emulator=$!
 	while [ ! -s "$out/api" ]; do :; done
-	started=${EPOCHREALTIME/./}
 	api=$(head -n1 "$out/api")
 }
 stop() { # PID
@@ -83,8 +81,8 @@ spawn() {
 stats() { curl -sS "http://$api/_emulator/stats"; }
 
 # first_next runtime|curl: one sample of exec -> first /next, in ms, to
-# $out/first.$1.  The emulator reports the first /next in whole ms since its
-# start, which is placed at $started: that errs late, so the figure errs high.
+# $out/first.$1, from the emulator's wall-clock reading of the first /next
+# (microseconds) and the moment before the fork.
 first_next() {
 	start_emulator
 	sleep 0.05
@@ -95,18 +93,17 @@ first_next() {
 	# Poll once it is surely up: curl and jq would compete for the CPU.
 	sleep 0.2
 	while :; do
-		fn=$(stats | jq -r .first_next_ms)
+		fn=$(stats | jq -r .first_next_epoch_us)
 		[ "$fn" != null ] && break
 		kill -0 "$runtime" 2>/dev/null || fail "$1 exited before its first /next"
 		sleep 0.01
 	done
-	echo "$started $fn $execed" |
-		awk '{ print ($1 / 1000 + $2) - $3 / 1000 }' >>"$out/first.$1"
+	echo "$fn $execed" | awk '{ print ($1 - $2) / 1000 }' >>"$out/first.$1"
 	stop "$runtime"
 	stop "$emulator"
 	runtime='' emulator=''
 }
-# Whole-ms readings: the mean of the middle 80% of the samples.
+# The mean of the middle 80% of the samples.
 trimmed_mean() {
 	sort -n "$1" | awk '{ v[NR] = $1 } END {
 		k = int(NR / 10); s = 0
