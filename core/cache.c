@@ -1,5 +1,6 @@
-/* cache: LRU result cache, cache keys and request coalescing.  One mutex
- * guards the table, the list and the in-flight calls; fetches run unlocked.
+/* cache: LRU result cache, cache keys, request coalescing, and the remote
+ * second level with cross-instance markers.  One mutex guards the table,
+ * the list and the in-flight calls; fetches and remote calls run unlocked.
  */
 #include "config.h"
 
@@ -7,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -56,6 +58,8 @@ struct cache {
 	char *group;
 	char **ignored;                 /* defaults, then the configured ones */
 	size_t n_ignored;
+	const struct cache_remote *remote;
+	struct cache_coalescing co;
 };
 
 /* ---- keys ---- */
@@ -219,6 +223,8 @@ cache_new(const struct cache_options *opts)
 	c->min_age_ms = opts->min_age_ms;
 	c->update_age_on_get = opts->update_age_on_get;
 	c->clock = opts->clock != NULL ? opts->clock : http_now_ms;
+	c->remote = opts->remote;
+	c->co = opts->coalescing;
 
 	/* Buckets: about one per entry, capped; chains absorb the rest. */
 	c->n_buckets = 64;
@@ -380,9 +386,10 @@ locked_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
 	return copy;
 }
 
+/* age_ms: how old value is already (a remote hit keeps its age). */
 static int
 locked_put(struct cache *c, const char *key, const cJSON *value,
-	   long max_age_ms)
+	   long max_age_ms, long age_ms)
 {
 	cJSON *copy = cJSON_Duplicate(value, 1);
 	if (copy == NULL)
@@ -409,7 +416,7 @@ locked_put(struct cache *c, const char *key, const cJSON *value,
 		c->count++;
 	}
 	e->value = copy;
-	e->stored_ms = e->touched_ms = c->clock();
+	e->stored_ms = e->touched_ms = c->clock() - age_ms;
 	e->max_age_ms = max_age_ms;
 	list_push_newest(c, e);
 	while (c->count > c->max_items)
@@ -431,7 +438,7 @@ cache_put(struct cache *c, const char *key, const cJSON *value,
 	  long max_age_ms)
 {
 	pthread_mutex_lock(&c->lock);
-	int rc = locked_put(c, key, value, max_age_ms);
+	int rc = locked_put(c, key, value, max_age_ms, 0);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -443,6 +450,156 @@ cache_count(struct cache *c)
 	size_t n = c->count;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+/* ---- the remote level and cross-instance coalescing ---- */
+
+long
+cache_backoff_ms(const struct cache_coalescing *co, long n)
+{
+	double wait = (double)co->interval_ms;
+	for (long i = 1; i < n && wait < (double)co->interval_max_ms; i++)
+		wait *= co->coefficient;
+	if (wait > (double)co->interval_max_ms)
+		wait = (double)co->interval_max_ms;
+	return wait < 0 ? 0 : (long)wait;
+}
+
+/* Stored-at times cross machines: wall clock, not the monotonic one. */
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+prefixed(const char *prefix, const char *key)
+{
+	size_t plen = strlen(prefix), klen = strlen(key);
+	char *out = malloc(plen + klen + 1);
+	if (out != NULL) {
+		memcpy(out, prefix, plen);
+		memcpy(out + plen, key, klen + 1);
+	}
+	return out;
+}
+
+/* A remote entry {"t": stored-at epoch ms, "v": result} younger than
+ * max_age_ms (< 0: any age) into out.  Returns true when found. */
+static bool
+remote_lookup(struct cache *c, const char *key, long max_age_ms,
+	      struct call_outcome *out, long *age_ms)
+{
+	char *text = NULL;
+	if (c->remote->get(c->remote->user, key, &text) != 1)
+		return false;
+	cJSON *doc = cJSON_Parse(text);
+	free(text);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "t");
+	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(doc, "v");
+	bool found = false;
+	if (cJSON_IsNumber(t) && v != NULL) {
+		long age = (long)(wall_ms() - (int64_t)t->valuedouble);
+		if (age < 0) /* clocks of two hosts disagree a little */
+			age = 0;
+		if (max_age_ms < 0 || age <= max_age_ms) {
+			memset(out, 0, sizeof *out);
+			out->result = v;
+			out->error = CALL_OK;
+			*age_ms = age;
+			v = NULL;
+			found = true;
+		}
+	}
+	cJSON_Delete(v);
+	cJSON_Delete(doc);
+	return found;
+}
+
+static void
+remote_store(struct cache *c, const char *key, const cJSON *result,
+	     long ttl_ms)
+{
+	cJSON *doc = cJSON_CreateObject();
+	char *text = NULL;
+	if (doc != NULL &&
+	    cJSON_AddNumberToObject(doc, "t", (double)wall_ms()) != NULL &&
+	    cJSON_AddItemToObject(doc, "v", cJSON_Duplicate(result, 1)))
+		text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (text != NULL)
+		(void)c->remote->set(c->remote->user, key, text, ttl_ms, false);
+	free(text);
+}
+
+/* The flight leader's path with a remote: see cache_fetch in cache.h. */
+static enum cache_status
+remote_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
+	     cache_fetch_fn fetch, void *user, struct call_outcome *out,
+	     long *age_ms)
+{
+	const struct cache_remote *rm = c->remote;
+	if (store && remote_lookup(c, key, max_age_ms, out, age_ms))
+		return CACHE_HIT;
+
+	enum cache_status status = CACHE_MISS;
+	char *marker = NULL, *shared = NULL;
+	int claimed = -1;
+	if (c->co.enabled) {
+		marker = prefixed("inflight:", key);
+		shared = store ? NULL : prefixed("result:", key);
+	}
+	/* Where the leader's result appears: an uncached operation's only
+	 * for waiters, under its own short-lived key. */
+	const char *where = store ? key : shared;
+	if (marker != NULL && where != NULL)
+		claimed = rm->set(rm->user, marker, "1", c->co.marker_ttl_ms, true);
+	if (claimed == 0) {
+		unsigned seed = (unsigned)(http_now_ms() ^ (int64_t)(uintptr_t)out);
+		for (long n = 1; n <= c->co.max_retries; n++) {
+			long wait = cache_backoff_ms(&c->co, n);
+			if (c->co.entropy_max_ms > 0)
+				wait += rand_r(&seed) % (c->co.entropy_max_ms + 1);
+			http_sleep_ms(wait);
+			if (remote_lookup(c, where, store ? max_age_ms : -1, out,
+					  age_ms)) {
+				status = CACHE_COALESCED;
+				goto done;
+			}
+			int held = rm->exists(rm->user, marker);
+			if (held == 1)
+				continue;
+			/* Gone (or Redis unavailable): the result may have
+			 * landed just before the marker went. */
+			if (held == 0 &&
+			    remote_lookup(c, where, store ? max_age_ms : -1, out,
+					  age_ms)) {
+				status = CACHE_COALESCED;
+				goto done;
+			}
+			break;
+		}
+		/* The other call failed, or outlasted our patience: ours now,
+		 * and others wait on it if the marker is free. */
+		claimed = rm->set(rm->user, marker, "1", c->co.marker_ttl_ms, true);
+	}
+
+	fetch(user, out);
+	if (out->error == CALL_OK && out->result != NULL) {
+		if (store)
+			remote_store(c, key, out->result, max_age_ms);
+		else if (shared != NULL)
+			remote_store(c, shared, out->result, c->co.result_ttl_ms);
+	}
+	/* Failure included: the next caller must not wait for the expiry. */
+	if (claimed == 1)
+		(void)rm->del(rm->user, marker);
+done:
+	free(marker);
+	free(shared);
+	return status;
 }
 
 /* ---- coalescing ---- */
@@ -514,13 +671,18 @@ cache_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
 	c->flights = f;
 	pthread_mutex_unlock(&c->lock);
 
-	fetch(user, out);
+	enum cache_status status = CACHE_MISS;
+	if (c->remote != NULL)
+		status = remote_fetch(c, key, max_age_ms, store, fetch, user, out,
+				      age_ms);
+	else
+		fetch(user, out);
 
 	pthread_mutex_lock(&c->lock);
 	/* Stored before the flight lands, so no request can miss between the
 	 * two. */
 	if (store && out->error == CALL_OK && out->result != NULL)
-		(void)locked_put(c, key, out->result, max_age_ms);
+		(void)locked_put(c, key, out->result, max_age_ms, *age_ms);
 	for (struct cache_flight **p = &c->flights; *p != NULL; p = &(*p)->next)
 		if (*p == f) {
 			*p = f->next;
@@ -534,7 +696,7 @@ cache_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
 		flight_free(f);
 	}
 	pthread_mutex_unlock(&c->lock);
-	return CACHE_MISS;
+	return status;
 }
 
 const char *

@@ -1,6 +1,7 @@
 /* cache: dcproxyd's local result cache (an LRU with per-entry lifetimes),
- * its cache keys, and request coalescing (concurrent identical misses make
- * one call).  Every function is thread-safe; one mutex guards the table.
+ * its cache keys, request coalescing (concurrent identical misses make one
+ * call), and an optional shared second level (Redis) with cross-instance
+ * coalescing.  Every function is thread-safe; one mutex guards the table.
  */
 #ifndef DCPROXY_CACHE_H
 #define DCPROXY_CACHE_H
@@ -12,6 +13,39 @@
 
 #include "engine.h"
 
+/* A second level shared by instances (Redis, in dcproxyd) behind the LRU,
+ * and the store of cross-instance in-flight markers.  Every call may fail
+ * (-1: unavailable) and the cache then carries on without it; none is made
+ * with the cache's lock held.  Must be thread-safe. */
+struct cache_remote {
+	void *user;
+	/* 1 with a malloc'd *value, 0 when absent, -1 unavailable */
+	int (*get)(void *user, const char *key, char **value);
+	/* SET key value PX ttl_ms [NX]: 1 set, 0 NX found it, -1 unavailable */
+	int (*set)(void *user, const char *key, const char *value, long ttl_ms,
+		   bool nx);
+	int (*del)(void *user, const char *key);
+	/* 1 exists, 0 not, -1 unavailable */
+	int (*exists)(void *user, const char *key);
+};
+
+/* Cross-instance coalescing (REQUEST_COALESCING_*), through the remote. */
+struct cache_coalescing {
+	bool enabled;
+	long interval_ms;        /* first wait */
+	long interval_max_ms;    /* cap of the exponential part */
+	double coefficient;      /* growth per retry */
+	long entropy_max_ms;     /* random 0..this added to each wait */
+	long max_retries;        /* waits before calling upstream anyway */
+	long marker_ttl_ms;      /* API_TIMEOUT: a crashed leader's marker ends */
+	long result_ttl_ms;      /* how long waiters find an uncached result */
+};
+
+/* Wait before retry n (1-based): interval x coefficient^(n-1), capped at
+ * interval_max, without the entropy. */
+long
+cache_backoff_ms(const struct cache_coalescing *co, long n);
+
 struct cache_options {
 	long max_items;          /* CACHE_MAX_ITEMS, >= 1 */
 	long max_age_ms;         /* CACHE_MAX_AGE: lifetime when none asked */
@@ -20,6 +54,8 @@ struct cache_options {
 	const char *key_group;   /* CACHE_KEY_GROUP, prefix of every key */
 	const char *ignored_props; /* CACHE_KEY_IGNORED_PROPS, comma list or NULL */
 	int64_t (*clock)(void);  /* monotonic ms; NULL: http_now_ms (tests fake it) */
+	const struct cache_remote *remote; /* NULL: local only */
+	struct cache_coalescing coalescing;
 };
 
 struct cache;
@@ -71,7 +107,14 @@ enum cache_status {
 /* Serve key from the cache, else run fetch once for all concurrent
  * callers of the same key: the others wait and get a copy of the same
  * outcome, failure included.  A successful outcome is stored for
- * max_age_ms when store is true; a failure never is.  out is filled as
+ * max_age_ms when store is true; a failure never is.
+ *
+ * With a remote, the one caller that would fetch first looks there (a hit
+ * is kept locally with its age), then, with coalescing enabled, claims
+ * "inflight:KEY"; if another instance holds it, waits with back-off until
+ * the result appears (KEY, or "result:KEY" when store is false) or the
+ * marker goes, at most max_retries times.  After fetch it publishes a
+ * success and always deletes its marker, failure included.  out is filled as
  * engine_call fills it (the caller owns out->result); *age_ms is the hit's
  * age, else 0. */
 enum cache_status

@@ -6,8 +6,10 @@
  * Thread per connection, not a pool: an upstream call blocks its thread for
  * up to API_TIMEOUT (retries included), and a pool of N threads would let N
  * slow calls stall every cached answer behind them.  DCPROXYD_MAX_CONNECTIONS
- * bounds the threads.  Signals: SIGINT and SIGTERM are blocked in every
- * thread and taken by sigwait in main, so no handler and no global exist.
+ * bounds the threads.  Signals: SIGINT, SIGTERM and SIGHUP are blocked in
+ * every thread and taken by sigwait in main, so no handler and no global
+ * exist.  SIGHUP swaps the settings and engine as one refcounted
+ * generation; each request pins the one it began with (see generation).
  */
 #include "config.h"
 
@@ -27,14 +29,18 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "cache.h"
 #include "daemon_config.h"
+#include "daemon_metrics.h"
 #include "engine.h"
 #include "envelope.h"
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "redis.h"
 #include "registry.h"
 #include "router.h"
 
@@ -45,13 +51,38 @@
 /* Longest wait /readyz allows the health operation. */
 #define READY_TIMEOUT_MS 5000
 
-struct daemon {
-	struct daemon_config config;
+/* What SIGHUP replaces as one: the settings and the engine (registry and
+ * plugins) built from them.  A request pins the generation current when it
+ * begins and runs on it to the end; the last unpin of a replaced generation
+ * closes its engine (the generation owns it). */
+struct generation {
+	const struct daemon_config *config;
 	struct engine *engine;
+	struct daemon_config own;   /* a reload's settings; config points here
+				     * (the first's are main's d->config) */
+	long refs;                  /* under daemon.gen_lock; +1 while current */
+};
+
+struct daemon {
+	struct daemon_config config; /* as at start; see generation */
+	struct engine *engine;      /* NULL once the first generation owns it:
+				     * requests use req->gen->engine */
 	struct cache *cache;
 	struct ratelimit *limiter;
+	struct redis_client *redis;     /* CACHE_TYPE=redis, else NULL */
+	struct cache_remote remote;     /* the cache's view of redis */
 	struct logger logger;
 	struct MHD_Daemon *mhd;
+	struct daemon_metrics *metrics; /* NULL: metrics disabled */
+	struct MHD_Daemon *metrics_mhd; /* the METRICS_PORT listener */
+	char *metrics_path;         /* /metrics or BASE_URL + metrics */
+	struct generation *gen;     /* the current one, under gen_lock */
+	pthread_mutex_t gen_lock;
+	pthread_mutex_t ltdl_lock;  /* libltdl is not thread-safe: engines
+				     * open and close one at a time */
+	const char *config_path;    /* what SIGHUP reads again */
+	bool config_required;
+	const char *registry_path;
 	atomic_bool stopping;       /* SIGTERM seen: ask clients to close */
 	atomic_ulong next_request;  /* request id counter */
 	pthread_mutex_t active_lock;
@@ -61,11 +92,13 @@ struct daemon {
 
 /* One HTTP request, from its headers to its completion notice. */
 struct request {
+	struct generation *gen;     /* pinned for the request's life */
 	char *body;
 	size_t len, cap;
 	bool too_large;
 	bool answered;              /* a response is queued already */
 	int64_t started;
+	double started_s;           /* monotonic, for the latency histogram */
 	char id[80];
 };
 
@@ -83,6 +116,44 @@ struct reply_headers {
 	long retry_after_s;         /* 0: none */
 	const struct served *served;
 };
+
+/* ---- generations ---- */
+
+static struct generation *
+gen_acquire(struct daemon *d)
+{
+	pthread_mutex_lock(&d->gen_lock);
+	struct generation *g = d->gen;
+	g->refs++;
+	pthread_mutex_unlock(&d->gen_lock);
+	return g;
+}
+
+static void
+gen_release(struct daemon *d, struct generation *g)
+{
+	pthread_mutex_lock(&d->gen_lock);
+	bool last = --g->refs == 0;
+	pthread_mutex_unlock(&d->gen_lock);
+	if (!last)
+		return;
+	pthread_mutex_lock(&d->ltdl_lock);
+	engine_close(g->engine);
+	pthread_mutex_unlock(&d->ltdl_lock);
+	if (g->config == &g->own)
+		daemon_config_free(&g->own);
+	free(g);
+}
+
+/* Seconds on a monotonic clock, finer than http_now_ms: a cache hit
+ * takes well under a millisecond. */
+static double
+monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* ---- responses ---- */
 
@@ -140,6 +211,7 @@ reply_refusal(struct daemon *d, struct MHD_Connection *conn,
 	      const char *kind, const struct reply_headers *h,
 	      const char *fmt, ...)
 {
+	const struct generation *g = req->gen;
 	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -156,6 +228,11 @@ reply_refusal(struct daemon *d, struct MHD_Connection *conn,
 	struct log_scope scope = { &d->logger, req->id, NULL };
 	log_at(&scope, DCP_LOG_WARN, "HTTP %u %s: %s", status,
 	       kind != NULL ? kind : call_error_name(error), text);
+	/* No operation ran: the label is "unknown", never the path. */
+	daemon_metrics_request(d->metrics, "unknown",
+			       engine_settings(g->engine)->environment,
+			       kind != NULL ? kind : call_error_name(error),
+			       monotonic_s() - req->started_s);
 	return reply_json(d, conn, status, out.result, h);
 }
 
@@ -179,13 +256,14 @@ fetch_from_engine(void *user, struct call_outcome *out)
  * there, else through one engine_call shared by identical concurrent
  * requests (cacheable or not: twenty identical ensure-data make one sync). */
 static void
-daemon_serve(struct daemon *d, const char *operation, const cJSON *params,
+daemon_serve(struct daemon *d, const struct generation *g,
+	     const char *operation, const cJSON *params,
 	     const struct call_context *ctx, int64_t started,
 	     struct served *s)
 {
 	const struct reg_operation *op =
-		registry_find_operation(engine_registry(d->engine), operation);
-	struct fetch_args args = { d->engine, operation, params, ctx };
+		registry_find_operation(engine_registry(g->engine), operation);
+	struct fetch_args args = { g->engine, operation, params, ctx };
 	memset(s, 0, sizeof *s);
 	s->x_cache = "BYPASS";
 
@@ -196,7 +274,7 @@ daemon_serve(struct daemon *d, const char *operation, const cJSON *params,
 		fetch_from_engine(&args, &s->out);
 		return;
 	}
-	bool store = d->config.cache_enabled && op->cache;
+	bool store = g->config->cache_enabled && op->cache;
 	enum cache_status status = cache_fetch(d->cache, s->key, max_age, store,
 					       fetch_from_engine, &args,
 					       &s->out, &s->age_ms);
@@ -206,7 +284,7 @@ daemon_serve(struct daemon *d, const char *operation, const cJSON *params,
 	/* A hit or a coalesced answer ran no engine_call of its own: log it
 	 * all the same, one line per request. */
 	if (status != CACHE_MISS)
-		engine_record(d->engine, operation, ctx, started, &s->out);
+		engine_record(g->engine, operation, ctx, started, &s->out);
 }
 
 static void
@@ -216,11 +294,44 @@ served_clear(struct served *s)
 	free(s->key);
 }
 
+/* Prometheus samples for one answered operation.  Labels come from the
+ * registry (or "unknown"), never from the caller's text or the cache key. */
+static void
+observe_served(struct daemon *d, const struct request *req,
+	       const char *operation, const struct served *s)
+{
+	const struct generation *g = req->gen;
+	if (d->metrics == NULL)
+		return;
+	const struct reg_operation *op =
+		registry_find_operation(engine_registry(g->engine), operation);
+	daemon_metrics_request(d->metrics, op != NULL ? op->name : "unknown",
+			       engine_settings(g->engine)->environment,
+			       s->out.error != CALL_OK ? call_error_name(s->out.error)
+						       : NULL,
+			       monotonic_s() - req->started_s);
+	bool hit = strcmp(s->x_cache, "HIT") == 0;
+	daemon_metrics_cache(d->metrics,
+			     hit ? "hit"
+			     : s->key == NULL || strcmp(s->x_cache, "BYPASS") == 0
+				     ? "bypass"
+				     : "miss",
+			     (double)s->age_ms / 1000.0);
+	if (s->coalesced)
+		daemon_metrics_coalesced(d->metrics);
+	/* Only the request that ran engine_call counts its upstream call
+	 * (a hit or a coalesced copy carries another request's figures). */
+	else if (!hit && op != NULL)
+		daemon_metrics_upstream(d->metrics, op->service,
+					s->out.upstream_status, s->out.attempts,
+					(double)s->out.latency_ms / 1000.0);
+}
+
 /* With API_VERBOSE or DEBUG, say how the answer was produced. */
 static void
-add_meta(const struct daemon *d, cJSON *doc, const struct served *s)
+add_meta(const struct generation *g, cJSON *doc, const struct served *s)
 {
-	if (!(d->config.api_verbose || d->config.debug) || !cJSON_IsObject(doc))
+	if (!(g->config->api_verbose || g->config->debug) || !cJSON_IsObject(doc))
 		return;
 	cJSON *meta = cJSON_CreateObject();
 	if (meta == NULL)
@@ -230,7 +341,7 @@ add_meta(const struct daemon *d, cJSON *doc, const struct served *s)
 	cJSON_AddBoolToObject(meta, "coalesced", s->coalesced);
 	if (s->key != NULL)
 		cJSON_AddStringToObject(meta, "key", s->key);
-	cJSON_AddStringToObject(meta, "instance", d->config.uuid);
+	cJSON_AddStringToObject(meta, "instance", g->config->uuid);
 	cJSON_AddItemToObject(doc, "meta", meta);
 }
 
@@ -257,24 +368,30 @@ static enum MHD_Result
 route_event(struct daemon *d, struct MHD_Connection *conn,
 	    struct request *req, const struct call_context *ctx)
 {
+	const struct generation *g = req->gen;
 	struct event ev;
 	char err[512];
 	const char *text = req->body != NULL ? req->body : "";
 	if (event_parse(&ev, text, req->len,
-			(size_t)engine_settings(d->engine)->max_event_bytes, err,
+			(size_t)engine_settings(g->engine)->max_event_bytes, err,
 			sizeof err) != 0) {
 		/* The engine reports a malformed event its own way. */
 		event_free(&ev);
-		cJSON *envelope = engine_invoke_event(d->engine, text, req->len,
+		cJSON *envelope = engine_invoke_event(g->engine, text, req->len,
 						      ctx, NULL);
+		daemon_metrics_request(d->metrics, "unknown",
+				       engine_settings(g->engine)->environment,
+				       call_error_name(CALL_BAD_EVENT),
+				       monotonic_s() - req->started_s);
 		return reply_json(d, conn, MHD_HTTP_OK, envelope, NULL);
 	}
 	struct served s;
-	daemon_serve(d, ev.operation, ev.params, ctx, req->started, &s);
+	daemon_serve(d, g, ev.operation, ev.params, ctx, req->started, &s);
+	observe_served(d, req, ev.operation, &s);
 	cJSON *envelope = envelope_wrap(ev.operation, s.out.result,
-					engine_settings(d->engine)->environment);
+					engine_settings(g->engine)->environment);
 	s.out.result = NULL;
-	add_meta(d, envelope, &s);
+	add_meta(g, envelope, &s);
 	struct reply_headers h = { .served = &s };
 	enum MHD_Result rc = reply_json(d, conn, MHD_HTTP_OK, envelope, &h);
 	event_free(&ev);
@@ -287,6 +404,7 @@ route_operation(struct daemon *d, struct MHD_Connection *conn,
 		struct request *req, const struct reg_operation *op,
 		const char *method, const struct call_context *ctx)
 {
+	const struct generation *g = req->gen;
 	cJSON *params;
 	if (strcmp(method, "POST") == 0 && req->len > 0) {
 		params = cJSON_ParseWithLength(req->body, req->len);
@@ -307,11 +425,12 @@ route_operation(struct daemon *d, struct MHD_Connection *conn,
 		return MHD_NO;
 
 	struct served s;
-	daemon_serve(d, op->name, params, ctx, req->started, &s);
+	daemon_serve(d, g, op->name, params, ctx, req->started, &s);
+	observe_served(d, req, op->name, &s);
 	unsigned status = (unsigned)router_http_status(&s.out);
 	cJSON *result = s.out.result;
 	s.out.result = NULL;
-	add_meta(d, result, &s);
+	add_meta(g, result, &s);
 	struct reply_headers h = { .served = &s };
 	enum MHD_Result rc = reply_json(d, conn, status, result, &h);
 	cJSON_Delete(params);
@@ -321,10 +440,10 @@ route_operation(struct daemon *d, struct MHD_Connection *conn,
 
 /* /readyz: the registry has operations and health answers. */
 static enum MHD_Result
-route_ready(struct daemon *d, struct MHD_Connection *conn,
-	    const struct call_context *base_ctx)
+route_ready(struct daemon *d, const struct generation *g,
+	    struct MHD_Connection *conn, const struct call_context *base_ctx)
 {
-	const struct registry *reg = engine_registry(d->engine);
+	const struct registry *reg = engine_registry(g->engine);
 	cJSON *doc = cJSON_CreateObject();
 	unsigned status = MHD_HTTP_OK;
 	if (reg->n_ops == 0 || registry_find_operation(reg, "health") == NULL) {
@@ -333,13 +452,13 @@ route_ready(struct daemon *d, struct MHD_Connection *conn,
 		cJSON_AddStringToObject(doc, "reason",
 					"the registry has no health operation");
 	} else {
-		long wait = d->config.api_timeout_ms < READY_TIMEOUT_MS
-				    ? d->config.api_timeout_ms
+		long wait = g->config->api_timeout_ms < READY_TIMEOUT_MS
+				    ? g->config->api_timeout_ms
 				    : READY_TIMEOUT_MS;
 		struct call_context ctx = *base_ctx;
 		ctx.deadline_ms = http_now_ms() + wait;
 		struct call_outcome out;
-		engine_call(d->engine, "health", NULL, &ctx, &out);
+		engine_call(g->engine, "health", NULL, &ctx, &out);
 		if (out.error == CALL_OK) {
 			cJSON_AddStringToObject(doc, "status", "ready");
 		} else {
@@ -356,35 +475,54 @@ route_ready(struct daemon *d, struct MHD_Connection *conn,
 }
 
 static bool
-is_probe(const struct daemon *d, const char *path, const char *name)
+is_probe(const struct generation *g, const char *path, const char *name)
 {
 	if (path[0] == '/' && strcmp(path + 1, name) == 0)
 		return true;
-	size_t n = strlen(d->config.base_url);
-	return strncmp(path, d->config.base_url, n) == 0 &&
+	size_t n = strlen(g->config->base_url);
+	return strncmp(path, g->config->base_url, n) == 0 &&
 	       strcmp(path + n, name) == 0;
 }
 
 /* BASE_URL itself, with or without its trailing '/'. */
 static bool
-is_event_path(const struct daemon *d, const char *path)
+is_event_path(const struct generation *g, const char *path)
 {
-	size_t n = strlen(d->config.base_url);
-	return strcmp(path, d->config.base_url) == 0 ||
-	       (n > 1 && strncmp(path, d->config.base_url, n - 1) == 0 &&
+	size_t n = strlen(g->config->base_url);
+	return strcmp(path, g->config->base_url) == 0 ||
+	       (n > 1 && strncmp(path, g->config->base_url, n - 1) == 0 &&
 		path[n - 1] == '\0');
+}
+
+/* X-API-Key equals DCPROXYD_API_KEY.  Both are hashed first so the
+ * comparison takes the same time whatever the length or the first
+ * differing byte. */
+static bool
+api_key_matches(struct MHD_Connection *conn, const char *key)
+{
+	const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							"X-API-Key");
+	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	unsigned int na = 0, nb = 0;
+	if (given == NULL ||
+	    EVP_Digest(given, strlen(given), a, &na, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(key, strlen(key), b, &nb, EVP_sha256(), NULL) != 1 ||
+	    na != nb)
+		return false;
+	return CRYPTO_memcmp(a, b, na) == 0;
 }
 
 static enum MHD_Result
 daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	     struct request *req, const char *method, const char *path)
 {
+	const struct generation *g = req->gen;
 	struct call_context ctx = { .request_id = req->id,
 				    .deadline_ms = req->started +
-						   d->config.api_timeout_ms };
+						   g->config->api_timeout_ms };
 	bool get = strcmp(method, "GET") == 0;
 
-	if (is_probe(d, path, "healthz") || is_probe(d, path, "readyz")) {
+	if (is_probe(g, path, "healthz") || is_probe(g, path, "readyz")) {
 		if (!get)
 			return reply_refusal(d, conn, req,
 					     MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -392,22 +530,31 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 					     &(struct reply_headers){ .allow = "GET" },
 					     "%s %.200s: use GET", method, path);
 		if (strstr(path, "readyz") != NULL)
-			return route_ready(d, conn, &ctx);
+			return route_ready(d, g, conn, &ctx);
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "status", "alive");
-		cJSON_AddStringToObject(doc, "instance", d->config.uuid);
+		cJSON_AddStringToObject(doc, "instance", g->config->uuid);
 		return reply_json(d, conn, MHD_HTTP_OK, doc, NULL);
 	}
 
+	if (g->config->api_key[0] != '\0' &&
+	    !api_key_matches(conn, g->config->api_key))
+		return reply_refusal(d, conn, req, MHD_HTTP_UNAUTHORIZED,
+				     CALL_BAD_EVENT, "unauthorized", NULL,
+				     "%s %.200s: missing or wrong X-API-Key header",
+				     method, path);
+
 	struct ratelimit_verdict v = ratelimit_admit(d->limiter, http_now_ms());
-	if (!v.allowed)
+	if (!v.allowed) {
+		daemon_metrics_rate_limited(d->metrics);
+		/* The limiter keeps its start-up limit across reloads. */
 		return reply_refusal(d, conn, req, MHD_HTTP_TOO_MANY_REQUESTS,
-				     CALL_BAD_EVENT, "rate_limited",
-				     &(struct reply_headers){ .retry_after_s =
-								      v.retry_after_s },
-				     "Too many requests: at most %ld per %d s; retry in %ld s",
-				     d->config.rate_limit_max,
-				     RATELIMIT_WINDOW_MS / 1000, v.retry_after_s);
+			CALL_BAD_EVENT, "rate_limited",
+			&(struct reply_headers){ .retry_after_s = v.retry_after_s },
+			"Too many requests: at most %ld per %d s; retry in %ld s",
+			d->config.rate_limit_max, RATELIMIT_WINDOW_MS / 1000,
+			v.retry_after_s);
+	}
 	if (v.delay_ms > 0)
 		http_sleep_ms(v.delay_ms);
 
@@ -415,9 +562,9 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 		return reply_refusal(d, conn, req, MHD_HTTP_CONTENT_TOO_LARGE,
 				     CALL_BAD_EVENT, "body_too_large", NULL,
 				     "request body larger than %ld bytes",
-				     d->config.max_body_bytes);
+				     g->config->max_body_bytes);
 
-	if (is_event_path(d, path)) {
+	if (is_event_path(g, path)) {
 		if (strcmp(method, "POST") != 0)
 			return reply_refusal(d, conn, req,
 					     MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -429,7 +576,7 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	}
 
 	const struct reg_operation *op;
-	switch (router_match(engine_registry(d->engine), d->config.base_url,
+	switch (router_match(engine_registry(g->engine), g->config->base_url,
 			     method, path, &op)) {
 	case ROUTE_NOT_FOUND:
 		return reply_refusal(d, conn, req, MHD_HTTP_NOT_FOUND,
@@ -453,13 +600,15 @@ static void
 request_begin(struct daemon *d, struct MHD_Connection *conn,
 	      struct request *req)
 {
+	const struct generation *g = req->gen;
 	req->started = http_now_ms();
+	req->started_s = monotonic_s();
 	const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							"X-Request-Id");
 	if (given != NULL && given[0] != '\0')
 		snprintf(req->id, sizeof req->id, "%.64s", given);
 	else
-		snprintf(req->id, sizeof req->id, "%.8s-%lu", d->config.uuid,
+		snprintf(req->id, sizeof req->id, "%.8s-%lu", g->config->uuid,
 			 atomic_fetch_add(&d->next_request, 1) + 1);
 	pthread_mutex_lock(&d->active_lock);
 	d->active++;
@@ -467,10 +616,10 @@ request_begin(struct daemon *d, struct MHD_Connection *conn,
 }
 
 static bool
-body_append(struct daemon *d, struct request *req, const char *data,
-	    size_t n)
+body_append(struct request *req, const char *data, size_t n)
 {
-	if (req->too_large || req->len + n > (size_t)d->config.max_body_bytes) {
+	const struct generation *g = req->gen;
+	if (req->too_large || req->len + n > (size_t)g->config->max_body_bytes) {
 		req->too_large = true; /* read and drop the rest */
 		return true;
 	}
@@ -504,25 +653,26 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (req == NULL)
 			return MHD_NO;
 		*con_cls = req;
+		req->gen = gen_acquire(d);
 		request_begin(d, conn, req);
 		/* Refuse a declared oversize body before reading it (and
 		 * before MHD sends 100 Continue). */
 		const char *length = MHD_lookup_connection_value(
 			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL &&
-		    strtoull(length, NULL, 10) > (unsigned long long)d->config.max_body_bytes) {
+		    strtoull(length, NULL, 10) > (unsigned long long)req->gen->config->max_body_bytes) {
 			req->too_large = req->answered = true;
 			return reply_refusal(d, conn, req,
 					     MHD_HTTP_CONTENT_TOO_LARGE,
 					     CALL_BAD_EVENT, "body_too_large",
 					     NULL,
 					     "request body larger than %ld bytes",
-					     d->config.max_body_bytes);
+					     req->gen->config->max_body_bytes);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		bool ok = req->answered || body_append(d, req, upload, *upload_size);
+		bool ok = req->answered || body_append(req, upload, *upload_size);
 		*upload_size = 0;
 		return ok ? MHD_YES : MHD_NO;
 	}
@@ -542,6 +692,8 @@ daemon_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (req == NULL)
 		return;
+	if (req->gen != NULL)
+		gen_release(d, req->gen);
 	free(req->body);
 	free(req);
 	*con_cls = NULL;
@@ -607,6 +759,123 @@ daemon_listen(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the Prometheus endpoint ---- */
+
+static enum MHD_Result
+metrics_reply(struct MHD_Connection *conn, unsigned status, char *text,
+	      const char *allow)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				status == MHD_HTTP_OK
+					? "text/plain; version=0.0.4; charset=utf-8"
+					: "text/plain; charset=utf-8");
+	if (allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* GET METRICS_PATH on METRICS_PORT.  A listener of its own: scrapes never
+ * meet the server rate limit, the API key or a full connection table. */
+static enum MHD_Result
+metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
+	       const char *method, const char *version, const char *upload,
+	       size_t *upload_size, void **con_cls)
+{
+	struct daemon *d = cls;
+	(void)version;
+	(void)upload;
+	if (*con_cls == NULL) {
+		*con_cls = d; /* headers seen; any body comes next */
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		*upload_size = 0; /* a scrape has no body: drop it */
+		return MHD_YES;
+	}
+	char *text;
+	if (strcmp(url, d->metrics_path) != 0) {
+		size_t n = strlen(d->metrics_path) + 32;
+		if ((text = malloc(n)) == NULL)
+			return MHD_NO;
+		snprintf(text, n, "not found: metrics are at %s\n",
+			 d->metrics_path);
+		return metrics_reply(conn, MHD_HTTP_NOT_FOUND, text, NULL);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		if ((text = strdup("use GET\n")) == NULL)
+			return MHD_NO;
+		return metrics_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text,
+				     "GET, HEAD");
+	}
+	if (d->redis != NULL) {
+		struct redis_status st = redis_get_status(d->redis);
+		daemon_metrics_redis(d->metrics, st.connected, st.failures,
+				     st.skipped, st.reconnects);
+	}
+	text = daemon_metrics_render(d->metrics, cache_count(d->cache));
+	if (text == NULL)
+		return MHD_NO;
+	return metrics_reply(conn, MHD_HTTP_OK, text, NULL);
+}
+
+/* Listen on EA_HOST:METRICS_PORT; one polling thread is plenty for
+ * scrapes, which never block. */
+static int
+metrics_listen(struct daemon *d, char *err, size_t errlen)
+{
+	const char *base = d->config.metrics_use_base_url ? d->config.base_url
+							  : "/";
+	d->metrics_path = malloc(strlen(base) + sizeof "metrics");
+	d->metrics = daemon_metrics_new(d->config.metrics_name,
+					PACKAGE_VERSION);
+	if (d->metrics_path == NULL || d->metrics == NULL ||
+	    (d->redis != NULL && daemon_metrics_enable_redis(d->metrics) != 0)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sprintf(d->metrics_path, "%smetrics", base);
+
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai;
+	char port[16];
+	snprintf(port, sizeof port, "%ld", d->config.metrics_port);
+	int rc = getaddrinfo(d->config.host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "EA_HOST: cannot resolve '%s': %s",
+			 d->config.host, gai_strerror(rc));
+		return -1;
+	}
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+			     MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	d->metrics_mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, metrics_access, d,
+		MHD_OPTION_EXTERNAL_LOGGER, daemon_mhd_log, d,
+		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)d->config.connection_timeout_s,
+		MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (d->metrics_mhd == NULL) {
+		snprintf(err, errlen, "METRICS_PORT: cannot listen on %s:%ld: %s",
+			 d->config.host, d->config.metrics_port,
+			 errno ? strerror(errno) : "libmicrohttpd refused");
+		return -1;
+	}
+	return 0;
+}
+
 /* Stop accepting, let accepted requests finish (never dropping one) for
  * up to API_TIMEOUT.  Returns 0 when all finished. */
 static int
@@ -644,6 +913,130 @@ daemon_drain(struct daemon *d)
 	return 0;
 }
 
+/* With CACHE_TYPE=redis, give the cache its shared second level and
+ * cross-instance coalescing.  An unreachable Redis is no reason to refuse
+ * to start (it is logged and retried); a bad URL is. */
+static int
+daemon_redis_setup(struct daemon *d, struct cache_options *copts, char *err,
+		   size_t errlen)
+{
+	const struct daemon_config *c = &d->config;
+	struct log_scope scope = { &d->logger, NULL, NULL };
+	if (strcmp(c->cache_type, "redis") != 0) {
+		if (c->coalescing_enabled)
+			log_at(&scope, DCP_LOG_WARN,
+			       "REQUEST_COALESCING_ENABLED needs CACHE_TYPE=redis: "
+			       "coalescing stays within this instance");
+		return 0;
+	}
+	struct redis_options ro = {
+		.url = c->redis_url,
+		.path = c->redis_path,
+		.host = c->redis_host,
+		.port = c->redis_port,
+		.password = c->redis_password,
+		.timeout_ms = c->redis_timeout_ms,
+		.idle_timeout_ms = c->redis_idle_timeout_ms,
+		.max_cooldown_ms = c->redis_max_cooldown_ms,
+		.max_queued = c->redis_max_queued,
+		.logger = &d->logger,
+	};
+	d->redis = redis_new(&ro, err, errlen);
+	if (d->redis == NULL)
+		return -1;
+	redis_cache_remote(d->redis, &d->remote);
+	copts->remote = &d->remote;
+	copts->coalescing = (struct cache_coalescing){
+		.enabled = c->coalescing_enabled,
+		.interval_ms = c->coalescing_interval_ms,
+		.interval_max_ms = c->coalescing_interval_max_ms,
+		.coefficient = c->coalescing_coefficient,
+		.entropy_max_ms = c->coalescing_entropy_max_ms,
+		.max_retries = c->coalescing_max_retries,
+		.marker_ttl_ms = c->api_timeout_ms,
+		/* Long enough for a waiter's slowest poll to see it. */
+		.result_ttl_ms = 2 * c->coalescing_interval_max_ms +
+				 c->coalescing_entropy_max_ms + 1000,
+	};
+	log_at(&scope, DCP_LOG_INFO,
+	       "cache: local LRU in front of Redis at %s, cross-instance coalescing %s",
+	       redis_describe(d->redis), c->coalescing_enabled ? "on" : "off");
+	/* Connect now, so the log says at start whether Redis answers. */
+	(void)redis_ping(d->redis);
+	return 0;
+}
+
+/* Load every plugin of a new engine now, on the main thread under
+ * ltdl_lock, so requests never call libltdl while another engine opens or
+ * closes.  A plugin that fails disables its operation only, as before. */
+static void
+engine_preload(struct engine *engine)
+{
+	const struct registry *reg = engine_registry(engine);
+	char err[1024];
+	for (size_t i = 0; i < reg->n_ops; i++)
+		(void)engine_load_operation(engine, reg->ops[i].name, err,
+					    sizeof err);
+}
+
+/* SIGHUP: read the settings file and the registry again and make them
+ * current together.  Anything wrong (a bad value, an unreadable registry,
+ * a drop-in with an error) keeps the running generation and logs why.
+ * Runs on the main thread between sigwaits. */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct log_scope scope = { &d->logger, NULL, NULL };
+	char err[1024];
+	struct generation *g = calloc(1, sizeof *g);
+	if (g == NULL) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "reload refused, still serving the previous settings: out of memory");
+		return;
+	}
+	if (daemon_config_load(&g->own, d->config_path, d->config_required,
+			       err, sizeof err) != 0) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "reload refused, still serving the previous settings: %s",
+		       err);
+		free(g);
+		return;
+	}
+	g->config = &g->own;
+	struct engine_options eopts = { .registry = d->registry_path,
+					.log_stream = stderr };
+	pthread_mutex_lock(&d->ltdl_lock);
+	g->engine = engine_open(&eopts, err, sizeof err);
+	if (g->engine != NULL)
+		engine_preload(g->engine);
+	pthread_mutex_unlock(&d->ltdl_lock);
+	const struct registry *reg =
+		g->engine != NULL ? engine_registry(g->engine) : NULL;
+	if (g->engine == NULL || reg->n_problems > 0 ||
+	    daemon_config_keep_identity(&g->own, &d->config) != 0) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "reload refused, still serving the previous registry: %s",
+		       g->engine == NULL ? err
+		       : reg->n_problems > 0 ? reg->problems[0]
+					     : "out of memory");
+		g->refs = 1;
+		gen_release(d, g);
+		return;
+	}
+	g->refs = 1; /* the daemon's: it is current */
+	pthread_mutex_lock(&d->gen_lock);
+	struct generation *old = d->gen;
+	d->gen = g;
+	pthread_mutex_unlock(&d->gen_lock);
+	gen_release(d, old);
+	log_at(&scope, DCP_LOG_INFO,
+	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, LOG_LEVEL, "
+	       "CACHE_*, SERVER_*, METRICS_* and connection limits keep their "
+	       "start-up values until a restart)",
+	       g->own.file != NULL ? g->own.file : "the environment",
+	       reg->path, reg->n_ops);
+}
+
 static void
 usage(FILE *out)
 {
@@ -668,7 +1061,9 @@ usage(FILE *out)
 		"\nThe engine's variables (DATA_COLLECTION_URL, REQUEST_TIMEOUT,\n"
 		"MAX_RETRIES, ...) come from the environment: see dcproxy --help.\n"
 		"Routes: POST BASE_URL (an event), GET|POST BASE_URL + each\n"
-		"registry route, GET /healthz, GET /readyz.\n");
+		"registry route, GET /healthz, GET /readyz; GET /metrics on\n"
+		"METRICS_PORT with EXPERIMENTAL_METRICS_ENABLED.  SIGHUP reloads\n"
+		"the settings file and the registry (a bad one is refused).\n");
 }
 
 int
@@ -724,6 +1119,9 @@ main(int argc, char **argv)
 		free(d);
 		return 1;
 	}
+	d->config_path = config_path ? config_path : DCPROXYD_DEFAULT_CONFIG;
+	d->config_required = config_path != NULL;
+	d->registry_path = registry;
 	if (print_config) {
 		daemon_config_print(&d->config, stdout);
 		daemon_config_free(&d->config);
@@ -747,11 +1145,13 @@ main(int argc, char **argv)
 	 * first, as a shell starts background jobs with SIGINT ignored. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	int status = 1;
@@ -767,8 +1167,24 @@ main(int argc, char **argv)
 	};
 	pthread_mutex_init(&d->active_lock, NULL);
 	pthread_cond_init(&d->idle, NULL);
+	pthread_mutex_init(&d->gen_lock, NULL);
+	pthread_mutex_init(&d->ltdl_lock, NULL);
 	d->engine = engine_open(&eopts, err, sizeof err);
 	if (d->engine == NULL) {
+		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
+		goto out;
+	}
+	engine_preload(d->engine);
+	/* The first generation: the start-up settings (main frees them) and
+	 * the engine (the generation closes it). */
+	d->gen = calloc(1, sizeof *d->gen);
+	if (d->gen == NULL) {
+		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
+		goto out;
+	}
+	*d->gen = (struct generation){ .config = &d->config,
+				       .engine = d->engine, .refs = 1 };
+	if (daemon_redis_setup(d, &copts, err, sizeof err) != 0) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
 		goto out;
 	}
@@ -779,6 +1195,17 @@ main(int argc, char **argv)
 	if (d->cache == NULL || d->limiter == NULL) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
 		goto out;
+	}
+	if (d->config.metrics_enabled) {
+		if (metrics_listen(d, err, sizeof err) != 0) {
+			log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
+			goto out;
+		}
+		const union MHD_DaemonInfo *minfo = MHD_get_daemon_info(
+			d->metrics_mhd, MHD_DAEMON_INFO_BIND_PORT);
+		log_at(&scope, DCP_LOG_INFO, "metrics on %s port %u at %s",
+		       d->config.host, minfo != NULL ? (unsigned)minfo->port : 0u,
+		       d->metrics_path);
 	}
 	if (daemon_listen(d, err, sizeof err) != 0) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
@@ -792,9 +1219,17 @@ main(int argc, char **argv)
 	       d->config.base_url, d->config.uuid,
 	       engine_registry(d->engine)->n_ops);
 
+	d->engine = NULL; /* the generation's now; SIGHUP may replace it */
+
 	int sig = 0;
-	while (sigwait(&stop, &sig) != 0)
-		;
+	for (;;) {
+		while (sigwait(&stop, &sig) != 0)
+			;
+		if (sig != SIGHUP)
+			break;
+		log_at(&scope, DCP_LOG_INFO, "SIGHUP: reloading");
+		daemon_reload(d);
+	}
 	log_at(&scope, DCP_LOG_INFO, "signal %d received", sig);
 	if (daemon_drain(d) == 0) {
 		MHD_stop_daemon(d->mhd);
@@ -806,9 +1241,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 out:
+	if (d->metrics_mhd != NULL)
+		MHD_stop_daemon(d->metrics_mhd);
+	daemon_metrics_free(d->metrics);
+	free(d->metrics_path);
 	ratelimit_free(d->limiter);
 	cache_free(d->cache);
-	engine_close(d->engine);
+	redis_free(d->redis);
+	if (d->gen != NULL)
+		gen_release(d, d->gen); /* the last reference: closes its engine */
+	else
+		engine_close(d->engine);
+	pthread_mutex_destroy(&d->ltdl_lock);
+	pthread_mutex_destroy(&d->gen_lock);
 	pthread_cond_destroy(&d->idle);
 	pthread_mutex_destroy(&d->active_lock);
 	daemon_config_free(&d->config);

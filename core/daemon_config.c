@@ -67,6 +67,48 @@ static const struct config_spec config_specs[] = {
 	{ "CACHE_KEY_IGNORED_PROPS", CONFIG_STRING, "", FIELD(cache_key_ignored),
 	  0, 0, "comma-separated params keys left out of cache keys, besides "
 	  "id, maxAge, meta, rateLimitMaxAge, debug, metricsMeta" },
+	{ "CACHE_TYPE", CONFIG_STRING, "local", FIELD(cache_type), 0, 0,
+	  "local, or redis: a shared Redis level behind the local LRU" },
+	{ "CACHE_REDIS_URL", CONFIG_STRING, "", FIELD(redis_url), 0, 0,
+	  "redis://[[user][:password@]][host][:port][/db][?db=N&password=P]; "
+	  "wins over PATH, HOST and PORT" },
+	{ "CACHE_REDIS_PATH", CONFIG_STRING, "", FIELD(redis_path), 0, 0,
+	  "unix socket of the Redis server; wins over HOST and PORT" },
+	{ "CACHE_REDIS_HOST", CONFIG_STRING, "127.0.0.1", FIELD(redis_host), 0,
+	  0, "address of the Redis server" },
+	{ "CACHE_REDIS_PORT", CONFIG_LONG, "6379", FIELD(redis_port), 1, 65535,
+	  "port of the Redis server" },
+	{ "CACHE_REDIS_PASSWORD", CONFIG_STRING, "", FIELD(redis_password), 0,
+	  0, "AUTH password (the URL's wins)" },
+	{ "CACHE_REDIS_TIMEOUT", CONFIG_LONG, "500", FIELD(redis_timeout_ms), 1,
+	  60000, "ms a Redis connect or command may take before it is skipped" },
+	{ "CACHE_REDIS_CONNECTION_TIMEOUT", CONFIG_LONG, "15000",
+	  FIELD(redis_idle_timeout_ms), 0, 86400000,
+	  "ms an idle Redis connection is kept (0: forever)" },
+	{ "CACHE_REDIS_MAX_RECONNECT_COOLDOWN", CONFIG_LONG, "3000",
+	  FIELD(redis_max_cooldown_ms), 0, 3600000,
+	  "longest ms between reconnect attempts (doubling from 100 ms)" },
+	{ "CACHE_REDIS_MAX_QUEUED_ITEMS", CONFIG_LONG, "100",
+	  FIELD(redis_max_queued), 1, 100000,
+	  "Redis commands in flight at once; beyond, a request skips Redis" },
+	{ "REQUEST_COALESCING_ENABLED", CONFIG_BOOL, "false",
+	  FIELD(coalescing_enabled), 0, 0,
+	  "coalesce identical misses across instances (needs CACHE_TYPE=redis)" },
+	{ "REQUEST_COALESCING_INTERVAL", CONFIG_LONG, "100",
+	  FIELD(coalescing_interval_ms), 1, 600000,
+	  "first wait in ms for another instance's call" },
+	{ "REQUEST_COALESCING_INTERVAL_MAX", CONFIG_LONG, "1000",
+	  FIELD(coalescing_interval_max_ms), 1, 600000,
+	  "longest single wait in ms" },
+	{ "REQUEST_COALESCING_INTERVAL_COEFFICIENT", CONFIG_DOUBLE, "2",
+	  FIELD(coalescing_coefficient), 1, 100,
+	  "each wait is the previous one times this" },
+	{ "REQUEST_COALESCING_ENTROPY_MAX", CONFIG_LONG, "0",
+	  FIELD(coalescing_entropy_max_ms), 0, 600000,
+	  "random 0..this ms added to each wait" },
+	{ "REQUEST_COALESCING_MAX_RETRIES", CONFIG_LONG, "5",
+	  FIELD(coalescing_max_retries), 0, 1000,
+	  "waits before calling upstream anyway" },
 	{ "SERVER_RATE_LIMIT_MAX", CONFIG_LONG, "250", FIELD(rate_limit_max), 0,
 	  10000000, "requests per 5 s window before 429 (0: no limit)" },
 	{ "SERVER_SLOW_DOWN_AFTER_FACTOR", CONFIG_DOUBLE, "0.8",
@@ -83,6 +125,18 @@ static const struct config_spec config_specs[] = {
 	{ "DCPROXYD_MAX_CONNECTIONS", CONFIG_LONG, "1024",
 	  FIELD(max_connections), 1, 65536,
 	  "concurrent client connections (one thread each)" },
+	{ "EXPERIMENTAL_METRICS_ENABLED", CONFIG_BOOL, "false",
+	  FIELD(metrics_enabled), 0, 0,
+	  "serve Prometheus metrics at /metrics on METRICS_PORT" },
+	{ "METRICS_USE_BASE_URL", CONFIG_BOOL, "false",
+	  FIELD(metrics_use_base_url), 0, 0,
+	  "serve them at BASE_URL + metrics instead" },
+	{ "METRICS_PORT", CONFIG_LONG, "9080", FIELD(metrics_port), 0, 65535,
+	  "TCP port of the metrics endpoint, on EA_HOST (0: any free port)" },
+	{ "METRICS_NAME", CONFIG_STRING, "", FIELD(metrics_name), 0, 0,
+	  "value of the app_name label on every metric (unset: no label)" },
+	{ "DCPROXYD_API_KEY", CONFIG_STRING, "", FIELD(api_key), 0, 0,
+	  "when set, every route but /healthz and /readyz needs this X-API-Key" },
 };
 
 #define N_SPECS (sizeof config_specs / sizeof config_specs[0])
@@ -124,6 +178,10 @@ string_check(const struct config_spec *spec, const char *text, char *why,
 		}
 	} else if (strcmp(spec->name, "EA_HOST") == 0 && text[0] == '\0') {
 		snprintf(why, whylen, "must not be empty");
+		return -1;
+	} else if (strcmp(spec->name, "CACHE_TYPE") == 0 &&
+		   strcmp(text, "local") != 0 && strcmp(text, "redis") != 0) {
+		snprintf(why, whylen, "'%s' is not local or redis", text);
 		return -1;
 	}
 	return 0;
@@ -430,6 +488,18 @@ daemon_config_print(const struct daemon_config *c, FILE *out)
 		switch (spec->type) {
 		case CONFIG_STRING:
 			text = *(char *const *)field;
+			/* A secret: say whether it is set, never what it is. */
+			if (strcmp(spec->name, "DCPROXYD_API_KEY") == 0 &&
+			    text[0] != '\0')
+				text = "(set, hidden)";
+			if (strcmp(spec->name, "CACHE_REDIS_PASSWORD") == 0 &&
+			    text[0] != '\0')
+				text = "(set, hidden)";
+			/* A URL may carry a password before '@' or in ?password=. */
+			if (strcmp(spec->name, "CACHE_REDIS_URL") == 0 &&
+			    (strchr(text, '@') != NULL ||
+			     strstr(text, "password=") != NULL))
+				text = "(set, hidden: it holds a password)";
 			break;
 		case CONFIG_BOOL:
 			text = *(const bool *)field ? "true" : "false";
@@ -476,4 +546,19 @@ daemon_config_print_help(FILE *out)
 			: strcmp(spec->name, "CACHE_KEY_GROUP") == 0 ? "UUID"
 								     : "none");
 	}
+}
+
+int
+daemon_config_keep_identity(struct daemon_config *c,
+			    const struct daemon_config *prev)
+{
+	size_t i;
+	if (spec_find("UUID", &i) == NULL || c->origin[i] != CONFIG_FROM_DEFAULT)
+		return 0;
+	char *copy = strdup(prev->uuid);
+	if (copy == NULL)
+		return -1;
+	free(c->uuid);
+	c->uuid = copy;
+	return 0;
 }

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /* Room for the table's rows; daemon_config.c checks it at compile time. */
-#define DAEMON_CONFIG_MAX_SETTINGS 32
+#define DAEMON_CONFIG_MAX_SETTINGS 64
 
 enum config_origin {
 	CONFIG_FROM_DEFAULT = 0,
@@ -34,12 +34,33 @@ struct daemon_config {
 	bool cache_update_age_on_get; /* CACHE_UPDATE_AGE_ON_GET */
 	char *cache_key_group;     /* CACHE_KEY_GROUP; defaults to uuid */
 	char *cache_key_ignored;   /* CACHE_KEY_IGNORED_PROPS, comma list */
+	char *cache_type;          /* CACHE_TYPE: "local" or "redis" */
+	char *redis_url;           /* CACHE_REDIS_URL; "": host/port/path */
+	char *redis_path;          /* CACHE_REDIS_PATH (unix socket) */
+	char *redis_host;          /* CACHE_REDIS_HOST */
+	long redis_port;           /* CACHE_REDIS_PORT */
+	char *redis_password;      /* CACHE_REDIS_PASSWORD */
+	long redis_timeout_ms;     /* CACHE_REDIS_TIMEOUT */
+	long redis_idle_timeout_ms; /* CACHE_REDIS_CONNECTION_TIMEOUT */
+	long redis_max_cooldown_ms; /* CACHE_REDIS_MAX_RECONNECT_COOLDOWN */
+	long redis_max_queued;     /* CACHE_REDIS_MAX_QUEUED_ITEMS */
+	bool coalescing_enabled;   /* REQUEST_COALESCING_ENABLED */
+	long coalescing_interval_ms;     /* REQUEST_COALESCING_INTERVAL */
+	long coalescing_interval_max_ms; /* REQUEST_COALESCING_INTERVAL_MAX */
+	double coalescing_coefficient;   /* ..._INTERVAL_COEFFICIENT */
+	long coalescing_entropy_max_ms;  /* REQUEST_COALESCING_ENTROPY_MAX */
+	long coalescing_max_retries;     /* REQUEST_COALESCING_MAX_RETRIES */
 	long rate_limit_max;       /* SERVER_RATE_LIMIT_MAX; 0: no limit */
 	double slow_down_factor;   /* SERVER_SLOW_DOWN_AFTER_FACTOR */
 	long slow_down_delay_ms;   /* SERVER_SLOW_DOWN_DELAY_MS */
 	long max_body_bytes;       /* DCPROXYD_MAX_BODY_BYTES */
 	long connection_timeout_s; /* DCPROXYD_CONNECTION_TIMEOUT */
 	long max_connections;      /* DCPROXYD_MAX_CONNECTIONS */
+	bool metrics_enabled;      /* EXPERIMENTAL_METRICS_ENABLED */
+	bool metrics_use_base_url; /* METRICS_USE_BASE_URL */
+	long metrics_port;         /* METRICS_PORT; 0: any free port */
+	char *metrics_name;        /* METRICS_NAME; "": no app_name label */
+	char *api_key;             /* DCPROXYD_API_KEY; "": no key asked */
 
 	/* Where each table row's value came from, by row. */
 	char *file;                /* the INI file read, NULL if none */
@@ -62,6 +83,12 @@ daemon_config_free(struct daemon_config *c);
  * output can seed a config file. */
 void
 daemon_config_print(const struct daemon_config *c, FILE *out);
+
+/* A reload keeps the instance: when c's UUID was generated rather than
+ * set, take prev's.  Returns -1 when out of memory. */
+int
+daemon_config_keep_identity(struct daemon_config *c,
+			    const struct daemon_config *prev);
 
 /* One line per setting: name, default, help. */
 void

@@ -1,7 +1,9 @@
 /* check_cache: the LRU (eviction order, lifetimes, update-age-on-get), a
  * request's maxAge, cache keys (canonical order, ignored keys at every
  * depth, group prefix, the SHA-1 itself) and coalescing of concurrent
- * misses, failures included.  Time comes from a fake clock.
+ * misses, failures included.  Time comes from a fake clock.  The remote
+ * level and cross-instance coalescing run against an in-memory fake of
+ * Redis shared by two caches, standing for two instances.
  */
 #include "config.h"
 
@@ -10,11 +12,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cache.h"
+#include "http.h"
 
 static int64_t fake_now = 1000000; /* test clock, ms */
 static struct cache *cache;
@@ -422,6 +426,342 @@ START_TEST(uncacheable_coalesces_without_storing)
 }
 END_TEST
 
+/* ---- the remote level: an in-memory stand-in for Redis ---- */
+
+#define FAKE_SLOTS 16
+
+struct fake_remote {
+	pthread_mutex_t lock;
+	bool down;                  /* every call answers -1 */
+	char *keys[FAKE_SLOTS];
+	char *values[FAKE_SLOTS];
+	atomic_int gets, sets, dels;
+};
+
+static struct fake_remote fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct cache_remote fake_ops;
+
+static int
+fake_slot(const char *key)
+{
+	for (int i = 0; i < FAKE_SLOTS; i++)
+		if (fake.keys[i] != NULL && strcmp(fake.keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+static int
+fake_get(void *user, const char *key, char **value)
+{
+	(void)user;
+	atomic_fetch_add(&fake.gets, 1);
+	pthread_mutex_lock(&fake.lock);
+	int i = fake.down ? -2 : fake_slot(key);
+	*value = i >= 0 ? strdup(fake.values[i]) : NULL;
+	pthread_mutex_unlock(&fake.lock);
+	return i == -2 ? -1 : i >= 0;
+}
+
+/* No expiry: the tests never outlive a lifetime. */
+static int
+fake_set(void *user, const char *key, const char *value, long ttl_ms,
+	 bool nx)
+{
+	(void)user;
+	(void)ttl_ms;
+	atomic_fetch_add(&fake.sets, 1);
+	pthread_mutex_lock(&fake.lock);
+	int rc = -1;
+	if (!fake.down) {
+		int i = fake_slot(key);
+		if (i >= 0 && nx) {
+			rc = 0;
+		} else {
+			if (i < 0)
+				for (i = 0; fake.keys[i] != NULL; i++)
+					;
+			free(fake.keys[i]);
+			free(fake.values[i]);
+			fake.keys[i] = strdup(key);
+			fake.values[i] = strdup(value);
+			rc = 1;
+		}
+	}
+	pthread_mutex_unlock(&fake.lock);
+	return rc;
+}
+
+static int
+fake_del(void *user, const char *key)
+{
+	(void)user;
+	atomic_fetch_add(&fake.dels, 1);
+	pthread_mutex_lock(&fake.lock);
+	int i = fake.down ? -2 : fake_slot(key);
+	if (i >= 0) {
+		free(fake.keys[i]);
+		free(fake.values[i]);
+		fake.keys[i] = fake.values[i] = NULL;
+	}
+	pthread_mutex_unlock(&fake.lock);
+	return i == -2 ? -1 : 0;
+}
+
+static int
+fake_exists(void *user, const char *key)
+{
+	(void)user;
+	pthread_mutex_lock(&fake.lock);
+	int rc = fake.down ? -1 : fake_slot(key) >= 0;
+	pthread_mutex_unlock(&fake.lock);
+	return rc;
+}
+
+static struct cache *other; /* the second instance */
+
+static struct cache *
+open_remote_cache(void)
+{
+	struct cache_options opts = {
+		.max_items = 10, .max_age_ms = 90000, .min_age_ms = 1000,
+		.key_group = "grp", .clock = fake_clock, .remote = &fake_ops,
+		.coalescing = { .enabled = true, .interval_ms = 20,
+				.interval_max_ms = 80, .coefficient = 2,
+				.entropy_max_ms = 5, .max_retries = 8,
+				.marker_ttl_ms = 10000, .result_ttl_ms = 1000 },
+	};
+	struct cache *c = cache_new(&opts);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+static void
+remote_setup(void)
+{
+	fake_ops = (struct cache_remote){ NULL, fake_get, fake_set, fake_del,
+					  fake_exists };
+	fake.down = false;
+	atomic_store(&fake.gets, 0);
+	atomic_store(&fake.sets, 0);
+	atomic_store(&fake.dels, 0);
+	atomic_store(&calls, 0);
+	fail_calls = false;
+	cache = open_remote_cache();
+	other = open_remote_cache();
+}
+
+static void
+remote_teardown(void)
+{
+	cache_free(cache);
+	cache_free(other);
+	cache = other = NULL;
+	for (int i = 0; i < FAKE_SLOTS; i++) {
+		free(fake.keys[i]);
+		free(fake.values[i]);
+		fake.keys[i] = fake.values[i] = NULL;
+	}
+}
+
+static void
+quick_fetch(void *user, struct call_outcome *out)
+{
+	(void)user;
+	int n = atomic_fetch_add(&calls, 1) + 1;
+	memset(out, 0, sizeof *out);
+	if (fail_calls) {
+		call_outcome_fail(out, CALL_UPSTREAM_SERVER_ERROR, "boom %d", n);
+	} else {
+		out->result = cJSON_CreateObject();
+		cJSON_AddNumberToObject(out->result, "call", n);
+	}
+}
+
+static int
+call_number(const struct call_outcome *out)
+{
+	return (int)cJSON_GetNumberValue(cJSON_GetObjectItem(out->result, "call"));
+}
+
+START_TEST(remote_shared_between_instances)
+{
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	cJSON_Delete(out.result);
+	ck_assert(fake_slot("grp:k") >= 0);
+	ck_assert_int_eq(fake_slot("inflight:grp:k"), -1);
+	/* The other instance: a hit from the remote, kept locally. */
+	ck_assert_int_eq(cache_fetch(other, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	ck_assert_int_eq(call_number(&out), 1);
+	ck_assert_int_lt(age, 1000);
+	cJSON_Delete(out.result);
+	ck_assert_uint_eq(cache_count(other), 1);
+	int gets = atomic_load(&fake.gets);
+	ck_assert_int_eq(cache_fetch(other, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	ck_assert_int_eq(atomic_load(&fake.gets), gets); /* local first */
+	cJSON_Delete(out.result);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+}
+END_TEST
+
+START_TEST(remote_entry_keeps_its_age)
+{
+	char text[128];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	snprintf(text, sizeof text, "{\"t\":%lld,\"v\":{\"call\":7}}",
+		 now - 5000);
+	ck_assert_int_eq(fake_set(NULL, "grp:old", text, 1000, false), 1);
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:old", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	ck_assert_int_eq(call_number(&out), 7);
+	ck_assert_int_ge(age, 5000);
+	ck_assert_int_lt(age, 6000);
+	cJSON_Delete(out.result);
+	/* Too old for this request's maxAge: a miss that calls upstream. */
+	ck_assert_int_eq(cache_fetch(other, "grp:old", 3000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	ck_assert_int_eq(call_number(&out), 1);
+	cJSON_Delete(out.result);
+}
+END_TEST
+
+struct publisher {
+	const char *where;          /* where the result lands, or NULL */
+	long after_ms;
+};
+
+/* Another instance's leader: holds the marker, then publishes its result
+ * (if any) and deletes the marker. */
+static void *
+publish_later(void *arg)
+{
+	struct publisher *p = arg;
+	usleep((useconds_t)p->after_ms * 1000);
+	if (p->where != NULL) {
+		char text[128];
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(text, sizeof text, "{\"t\":%lld,\"v\":{\"call\":42}}",
+			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		fake_set(NULL, p->where, text, 1000, false);
+	}
+	fake_del(NULL, "inflight:grp:k");
+	return NULL;
+}
+
+static enum cache_status
+fetch_while_other_leads(const char *where, bool store,
+			struct call_outcome *out)
+{
+	ck_assert_int_eq(fake_set(NULL, "inflight:grp:k", "1", 10000, true), 1);
+	struct publisher p = { where, 150 };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, publish_later, &p), 0);
+	long age;
+	enum cache_status st = cache_fetch(cache, "grp:k", 90000, store,
+					   quick_fetch, NULL, out, &age);
+	pthread_join(t, NULL);
+	return st;
+}
+
+START_TEST(waits_for_other_instance)
+{
+	struct call_outcome out;
+	ck_assert_int_eq(fetch_while_other_leads("grp:k", true, &out),
+			 CACHE_COALESCED);
+	ck_assert_int_eq(call_number(&out), 42);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	cJSON_Delete(out.result);
+	ck_assert_uint_eq(cache_count(cache), 1); /* kept locally too */
+}
+END_TEST
+
+START_TEST(uncached_result_shared_with_waiters)
+{
+	struct call_outcome out;
+	ck_assert_int_eq(fetch_while_other_leads("result:grp:k", false, &out),
+			 CACHE_COALESCED);
+	ck_assert_int_eq(call_number(&out), 42);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	cJSON_Delete(out.result);
+	ck_assert_uint_eq(cache_count(cache), 0);
+	/* The leader's own result is published for waiters, not stored. */
+	ck_assert_int_eq(cache_fetch(other, "grp:u", 90000, false, quick_fetch,
+				     NULL, &out, &(long){ 0 }), CACHE_MISS);
+	cJSON_Delete(out.result);
+	ck_assert(fake_slot("result:grp:u") >= 0);
+	ck_assert_int_eq(fake_slot("grp:u"), -1);
+}
+END_TEST
+
+START_TEST(marker_gone_without_result_proceeds)
+{
+	struct call_outcome out;
+	ck_assert_int_eq(fetch_while_other_leads(NULL, true, &out), CACHE_MISS);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	cJSON_Delete(out.result);
+	ck_assert_int_eq(fake_slot("inflight:grp:k"), -1);
+}
+END_TEST
+
+START_TEST(marker_deleted_after_failure)
+{
+	struct call_outcome out;
+	long age;
+	fail_calls = true;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	ck_assert_int_eq(out.error, CALL_UPSTREAM_SERVER_ERROR);
+	cJSON_Delete(out.result);
+	ck_assert_int_eq(fake_slot("inflight:grp:k"), -1);
+	ck_assert_int_eq(fake_slot("grp:k"), -1);
+	ck_assert_int_eq(atomic_load(&fake.dels), 1);
+}
+END_TEST
+
+START_TEST(gives_up_after_max_retries)
+{
+	/* A marker nobody deletes: 20+40+80x6 ms of waits (plus entropy),
+	 * then the call goes ahead. */
+	ck_assert_int_eq(fake_set(NULL, "inflight:grp:k", "1", 10000, true), 1);
+	struct call_outcome out;
+	long age;
+	int64_t t0 = http_now_ms();
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	int64_t took = http_now_ms() - t0;
+	ck_assert_int_ge(took, 540);
+	ck_assert_int_lt(took, 2000);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	cJSON_Delete(out.result);
+	/* Not ours: left for its owner. */
+	ck_assert(fake_slot("inflight:grp:k") >= 0);
+}
+END_TEST
+
+START_TEST(remote_down_falls_back)
+{
+	fake.down = true;
+	struct call_outcome out;
+	long age;
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_MISS);
+	cJSON_Delete(out.result);
+	ck_assert_int_eq(cache_fetch(cache, "grp:k", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	cJSON_Delete(out.result);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -451,6 +791,18 @@ cache_suite(void)
 	tcase_add_test(flights, failure_wakes_all_and_caches_nothing);
 	tcase_add_test(flights, uncacheable_coalesces_without_storing);
 	suite_add_tcase(suite, flights);
+
+	TCase *remote = tcase_create("remote");
+	tcase_add_checked_fixture(remote, remote_setup, remote_teardown);
+	tcase_add_test(remote, remote_shared_between_instances);
+	tcase_add_test(remote, remote_entry_keeps_its_age);
+	tcase_add_test(remote, waits_for_other_instance);
+	tcase_add_test(remote, uncached_result_shared_with_waiters);
+	tcase_add_test(remote, marker_gone_without_result_proceeds);
+	tcase_add_test(remote, marker_deleted_after_failure);
+	tcase_add_test(remote, gives_up_after_max_retries);
+	tcase_add_test(remote, remote_down_falls_back);
+	suite_add_tcase(suite, remote);
 	return suite;
 }
 
