@@ -54,6 +54,7 @@ struct cache {
 	size_t max_items;
 	long max_age_ms, min_age_ms;
 	bool update_age_on_get;
+	bool keep_stale;
 	int64_t (*clock)(void);
 	char *group;
 	char **ignored;                 /* defaults, then the configured ones */
@@ -222,6 +223,7 @@ cache_new(const struct cache_options *opts)
 	c->max_age_ms = opts->max_age_ms;
 	c->min_age_ms = opts->min_age_ms;
 	c->update_age_on_get = opts->update_age_on_get;
+	c->keep_stale = opts->keep_stale;
 	c->clock = opts->clock != NULL ? opts->clock : http_now_ms;
 	c->remote = opts->remote;
 	c->co = opts->coalescing;
@@ -366,7 +368,9 @@ locked_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
 	int64_t now = c->clock();
 	long age = (long)(now - e->stored_ms);
 	if (now - e->touched_ms > e->max_age_ms) {
-		entry_remove(c, e);
+		/* Kept for cache_get_stale until the LRU pushes it out. */
+		if (!c->keep_stale)
+			entry_remove(c, e);
 		return NULL;
 	}
 	/* A caller asking for fresher data than the entry's lifetime misses
@@ -431,6 +435,18 @@ cache_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
 	cJSON *v = locked_get(c, key, max_age_ms, age_ms);
 	pthread_mutex_unlock(&c->lock);
 	return v;
+}
+
+cJSON *
+cache_get_stale(struct cache *c, const char *key, long *age_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = *entry_slot(c, key, key_hash(key));
+	cJSON *copy = e != NULL ? cJSON_Duplicate(e->value, 1) : NULL;
+	if (copy != NULL && age_ms != NULL)
+		*age_ms = (long)(c->clock() - e->stored_ms);
+	pthread_mutex_unlock(&c->lock);
+	return copy;
 }
 
 int

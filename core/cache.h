@@ -51,6 +51,8 @@ struct cache_options {
 	long max_age_ms;         /* CACHE_MAX_AGE: lifetime when none asked */
 	long min_age_ms;         /* CACHE_MIN_AGE: floor of a requested maxAge */
 	bool update_age_on_get;  /* CACHE_UPDATE_AGE_ON_GET */
+	bool keep_stale;         /* keep expired entries for cache_get_stale
+				  * (the provider rate limit serves them) */
 	const char *key_group;   /* CACHE_KEY_GROUP, prefix of every key */
 	const char *ignored_props; /* CACHE_KEY_IGNORED_PROPS, comma list or NULL */
 	int64_t (*clock)(void);  /* monotonic ms; NULL: http_now_ms (tests fake it) */
@@ -85,6 +87,12 @@ cache_key(const struct cache *cache, const char *operation,
 cJSON *
 cache_get(struct cache *cache, const char *key, long max_age_ms,
 	  long *age_ms);
+
+/* A copy of the entry whatever its age (with keep_stale, expired entries
+ * stay until evicted), for answering when the upstream may not be called;
+ * NULL when there is none. */
+cJSON *
+cache_get_stale(struct cache *cache, const char *key, long *age_ms);
 
 /* Store a copy of value under key for max_age_ms, evicting the least
  * recently used entry when full.  Returns 0, or -1 when out of memory. */

@@ -39,10 +39,12 @@
 #include "envelope.h"
 #include "http.h"
 #include "log.h"
+#include "provider_limit.h"
 #include "ratelimit.h"
 #include "redis.h"
 #include "registry.h"
 #include "router.h"
+#include "warmer.h"
 
 #ifndef DCPROXYD_DEFAULT_CONFIG
 #define DCPROXYD_DEFAULT_CONFIG "/etc/dcproxy/dcproxyd.ini"
@@ -69,6 +71,8 @@ struct daemon {
 				     * requests use req->gen->engine */
 	struct cache *cache;
 	struct ratelimit *limiter;
+	struct provider_limit *provider; /* NULL: no provider capacity known */
+	struct warmer *warmer;      /* NULL: WARMUP_ENABLED or CACHE_ENABLED off */
 	struct redis_client *redis;     /* CACHE_TYPE=redis, else NULL */
 	struct cache_remote remote;     /* the cache's view of redis */
 	struct logger logger;
@@ -105,10 +109,12 @@ struct request {
 /* What answering an operation produced, for the headers. */
 struct served {
 	struct call_outcome out;
-	const char *x_cache;        /* HIT, MISS or BYPASS */
+	const char *x_cache;        /* HIT, MISS, BYPASS, or STALE: expired,
+				     * served as the provider limit was hit */
 	bool coalesced;
 	long age_ms;
 	char *key;                  /* NULL when none was computed */
+	long retry_after_s;         /* provider limited: when to come back */
 };
 
 struct reply_headers {
@@ -239,17 +245,126 @@ reply_refusal(struct daemon *d, struct MHD_Connection *conn,
 /* ---- answering an operation through the cache ---- */
 
 struct fetch_args {
+	struct daemon *d;
 	struct engine *engine;
 	const char *operation;
 	const cJSON *params;
 	const struct call_context *ctx;
+	const char *key;            /* the cache key, or NULL */
+	int64_t deadline_ms;        /* the request's API_TIMEOUT */
+	bool limited;               /* the provider limit refused the call */
 };
+
+#define PROVIDER_LIMITED_KIND "provider_rate_limited"
+
+/* Wait for the provider limit to admit one upstream call: at once when
+ * it has room; not at all when a stale entry can answer instead (the
+ * caller serves it); else until the request's deadline.  0 when admitted;
+ * else -1 with out filled as a 429 (error_kind provider_rate_limited,
+ * retry_after_s), a failure, so the cache never stores it. */
+static int
+provider_wait(struct fetch_args *a, struct call_outcome *out)
+{
+	struct daemon *d = a->d;
+	bool waited = false;
+	for (;;) {
+		int64_t now = http_now_ms();
+		struct provider_verdict v = provider_limit_admit(d->provider, now);
+		if (v.allowed) {
+			if (waited)
+				daemon_metrics_provider_limited(d->metrics, "waited");
+			return 0;
+		}
+		bool stale = false;
+		if (a->key != NULL) {
+			cJSON *copy = cache_get_stale(d->cache, a->key, NULL);
+			stale = copy != NULL;
+			cJSON_Delete(copy);
+		}
+		long left = (long)(a->deadline_ms - now);
+		if (stale || left <= 0 || atomic_load(&d->stopping)) {
+			const struct provider_capacity *c =
+				provider_limit_capacity(d->provider);
+			call_outcome_fail(out, CALL_UPSTREAM_CLIENT_ERROR,
+					  "provider rate limit reached (%ld/s, %ld/min, %ld/h): "
+					  "retry in %ld ms",
+					  c->per_s, c->per_m, c->per_h,
+					  v.retry_after_ms);
+			out->upstream_status = 429;
+			if (out->result != NULL) {
+				cJSON_ReplaceItemInObject(out->result, "error_kind",
+					cJSON_CreateString(PROVIDER_LIMITED_KIND));
+				cJSON_AddNumberToObject(out->result, "retry_after_s",
+					(double)((v.retry_after_ms + 999) / 1000));
+			}
+			a->limited = true;
+			return -1;
+		}
+		waited = true;
+		/* Sleep to when a slot frees, a little at a time, so a
+		 * draining daemon does not hold the request for long. */
+		long nap = v.retry_after_ms < left ? v.retry_after_ms : left;
+		if (nap > 250)
+			nap = 250;
+		struct timespec ts = { nap / 1000, (nap % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
 
 static void
 fetch_from_engine(void *user, struct call_outcome *out)
 {
 	struct fetch_args *a = user;
+	if (a->d->provider != NULL && provider_wait(a, out) != 0)
+		return;
 	engine_call(a->engine, a->operation, a->params, a->ctx, out);
+}
+
+/* Whether out is the provider limit's refusal (this request's, or the
+ * copy a coalesced request got); *retry_s from it. */
+static bool
+provider_refused(const struct call_outcome *out, long *retry_s)
+{
+	if (out->error != CALL_UPSTREAM_CLIENT_ERROR || out->upstream_status != 429)
+		return false;
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(out->result,
+							     "error_kind");
+	if (!cJSON_IsString(kind) ||
+	    strcmp(kind->valuestring, PROVIDER_LIMITED_KIND) != 0)
+		return false;
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(out->result,
+							  "retry_after_s");
+	*retry_s = cJSON_IsNumber(r) && r->valuedouble >= 1 ? (long)r->valuedouble
+							      : 1;
+	return true;
+}
+
+/* Over the provider's capacity: an expired entry beats a 429 (STALE). */
+static void
+provider_fallback(struct daemon *d, const struct call_context *ctx,
+		  bool cacheable, struct served *s)
+{
+	long retry_s;
+	if (!provider_refused(&s->out, &retry_s))
+		return;
+	long age = 0;
+	cJSON *stale = cacheable && s->key != NULL
+			       ? cache_get_stale(d->cache, s->key, &age)
+			       : NULL;
+	struct log_scope scope = { &d->logger, ctx->request_id, NULL };
+	if (stale == NULL) {
+		s->retry_after_s = retry_s;
+		daemon_metrics_provider_limited(d->metrics, "rejected");
+		return;
+	}
+	log_at(&scope, DCP_LOG_DEBUG,
+	       "provider rate limit reached: serving a stale entry %ld ms old",
+	       age);
+	cJSON_Delete(s->out.result);
+	s->out = (struct call_outcome){ .result = stale, .error = CALL_OK };
+	s->x_cache = "STALE";
+	s->age_ms = age;
+	daemon_metrics_provider_limited(d->metrics, "stale");
 }
 
 /* Run operation with params: from the cache when it may be cached and is
@@ -263,7 +378,11 @@ daemon_serve(struct daemon *d, const struct generation *g,
 {
 	const struct reg_operation *op =
 		registry_find_operation(engine_registry(g->engine), operation);
-	struct fetch_args args = { g->engine, operation, params, ctx };
+	struct fetch_args args = {
+		.d = d, .engine = g->engine, .operation = operation,
+		.params = params, .ctx = ctx,
+		.deadline_ms = started + g->config->api_timeout_ms,
+	};
 	memset(s, 0, sizeof *s);
 	s->x_cache = "BYPASS";
 
@@ -272,8 +391,12 @@ daemon_serve(struct daemon *d, const struct generation *g,
 	if (s->key == NULL) {
 		/* Unknown operation, maxAge < 0, or no key: no cache at all. */
 		fetch_from_engine(&args, &s->out);
+		provider_fallback(d, ctx, false, s);
+		if (args.limited)
+			engine_record(g->engine, operation, ctx, started, &s->out);
 		return;
 	}
+	args.key = s->key;
 	bool store = g->config->cache_enabled && op->cache;
 	enum cache_status status = cache_fetch(d->cache, s->key, max_age, store,
 					       fetch_from_engine, &args,
@@ -281,9 +404,19 @@ daemon_serve(struct daemon *d, const struct generation *g,
 	if (store)
 		s->x_cache = cache_status_name(status);
 	s->coalesced = status == CACHE_COALESCED;
-	/* A hit or a coalesced answer ran no engine_call of its own: log it
-	 * all the same, one line per request. */
-	if (status != CACHE_MISS)
+	provider_fallback(d, ctx, store, s);
+	/* Served successfully from a cacheable operation: keep it warm.  A
+	 * stale answer subscribes too: the warmer refreshes it when the
+	 * provider limit allows. */
+	if (store && d->warmer != NULL && s->out.error == CALL_OK) {
+		const cJSON *asked = cJSON_GetObjectItemCaseSensitive(params,
+								      "maxAge");
+		(void)warmer_touch(d->warmer, s->key, operation, params, max_age,
+				   asked != NULL && max_age != g->config->cache_max_age_ms);
+	}
+	/* A hit, a coalesced answer or a limited one ran no engine_call of
+	 * its own: log it all the same, one line per request. */
+	if (status != CACHE_MISS || args.limited)
 		engine_record(g->engine, operation, ctx, started, &s->out);
 }
 
@@ -307,10 +440,13 @@ observe_served(struct daemon *d, const struct request *req,
 		registry_find_operation(engine_registry(g->engine), operation);
 	daemon_metrics_request(d->metrics, op != NULL ? op->name : "unknown",
 			       engine_settings(g->engine)->environment,
-			       s->out.error != CALL_OK ? call_error_name(s->out.error)
-						       : NULL,
+			       s->retry_after_s > 0 ? PROVIDER_LIMITED_KIND
+			       : s->out.error != CALL_OK
+				       ? call_error_name(s->out.error)
+				       : NULL,
 			       monotonic_s() - req->started_s);
-	bool hit = strcmp(s->x_cache, "HIT") == 0;
+	bool hit = strcmp(s->x_cache, "HIT") == 0 ||
+		   strcmp(s->x_cache, "STALE") == 0;
 	daemon_metrics_cache(d->metrics,
 			     hit ? "hit"
 			     : s->key == NULL || strcmp(s->x_cache, "BYPASS") == 0
@@ -321,7 +457,7 @@ observe_served(struct daemon *d, const struct request *req,
 		daemon_metrics_coalesced(d->metrics);
 	/* Only the request that ran engine_call counts its upstream call
 	 * (a hit or a coalesced copy carries another request's figures). */
-	else if (!hit && op != NULL)
+	else if (!hit && op != NULL && s->retry_after_s == 0)
 		daemon_metrics_upstream(d->metrics, op->service,
 					s->out.upstream_status, s->out.attempts,
 					(double)s->out.latency_ms / 1000.0);
@@ -392,7 +528,8 @@ route_event(struct daemon *d, struct MHD_Connection *conn,
 					engine_settings(g->engine)->environment);
 	s.out.result = NULL;
 	add_meta(g, envelope, &s);
-	struct reply_headers h = { .served = &s };
+	struct reply_headers h = { .served = &s,
+				   .retry_after_s = s.retry_after_s };
 	enum MHD_Result rc = reply_json(d, conn, MHD_HTTP_OK, envelope, &h);
 	event_free(&ev);
 	served_clear(&s);
@@ -431,7 +568,8 @@ route_operation(struct daemon *d, struct MHD_Connection *conn,
 	cJSON *result = s.out.result;
 	s.out.result = NULL;
 	add_meta(g, result, &s);
-	struct reply_headers h = { .served = &s };
+	struct reply_headers h = { .served = &s,
+				   .retry_after_s = s.retry_after_s };
 	enum MHD_Result rc = reply_json(d, conn, status, result, &h);
 	cJSON_Delete(params);
 	served_clear(&s);
@@ -820,6 +958,11 @@ metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 		daemon_metrics_redis(d->metrics, st.connected, st.failures,
 				     st.skipped, st.reconnects);
 	}
+	if (d->warmer != NULL) {
+		struct warmer_stats ws = warmer_get_stats(d->warmer);
+		daemon_metrics_warmer(d->metrics, ws.subscriptions, ws.refreshes,
+				      ws.failures);
+	}
 	text = daemon_metrics_render(d->metrics, cache_count(d->cache));
 	if (text == NULL)
 		return MHD_NO;
@@ -966,6 +1109,79 @@ daemon_redis_setup(struct daemon *d, struct cache_options *copts, char *err,
 	return 0;
 }
 
+/* RATE_LIMIT_*: the provider's capacity from RATE_LIMIT_CAPACITY, else
+ * from the tier in limits.json; none known: no limit.  With Redis the
+ * count is shared by every instance limiting the same provider. */
+static int
+daemon_provider_setup(struct daemon *d, char *err, size_t errlen)
+{
+	const struct daemon_config *c = &d->config;
+	struct log_scope scope = { &d->logger, NULL, NULL };
+	struct provider_capacity cap;
+	const char *from;
+	if (!c->rate_limit_enabled)
+		return 0;
+	if (c->rate_limit_capacity > 0) {
+		(void)provider_capacity_derive(0, (double)c->rate_limit_capacity, 0,
+					       &cap);
+		from = "RATE_LIMIT_CAPACITY";
+	} else if (c->rate_limit_tier[0] != '\0') {
+		if (provider_limits_load(c->limits_file, c->rate_limit_provider,
+					 c->rate_limit_tier, &cap, err,
+					 errlen) != 0)
+			return -1;
+		from = c->limits_file;
+	} else {
+		log_at(&scope, DCP_LOG_INFO,
+		       "provider rate limit: no capacity known (set RATE_LIMIT_CAPACITY, "
+		       "or RATE_LIMIT_API_TIER for %s in %s): upstream calls unlimited",
+		       c->rate_limit_provider, c->limits_file);
+		return 0;
+	}
+	size_t n = strlen(c->rate_limit_provider) + sizeof "dcproxy:ratelimit:";
+	char *prefix = malloc(n);
+	if (prefix == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(prefix, n, "dcproxy:ratelimit:%s", c->rate_limit_provider);
+	d->provider = provider_limit_new(&cap, d->redis, prefix);
+	free(prefix);
+	if (d->provider == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	log_at(&scope, DCP_LOG_INFO,
+	       "provider rate limit (%s, from %s): %ld/s, %ld/min, %ld/h, counted %s",
+	       c->rate_limit_provider, from, cap.per_s, cap.per_m, cap.per_h,
+	       d->redis != NULL ? "in Redis across instances" : "in this instance");
+	return 0;
+}
+
+/* The warmer's refresh, on its thread: one upstream call on the current
+ * generation's engine (pinned for the call, so SIGHUP may swap it), never
+ * past the provider limit (a full limit skips this round). */
+static enum warmer_result
+daemon_warm_refresh(void *user, const char *key, const char *operation,
+		    const cJSON *params, long lifetime_ms)
+{
+	struct daemon *d = user;
+	if (d->provider != NULL &&
+	    !provider_limit_admit(d->provider, http_now_ms()).allowed)
+		return WARMER_SKIPPED;
+	struct generation *g = gen_acquire(d);
+	struct call_context ctx = { .request_id = "warmer" };
+	struct call_outcome out = { 0 };
+	engine_call(g->engine, operation, params, &ctx, &out);
+	enum warmer_result r = WARMER_FAILED;
+	if (out.error == CALL_OK && out.result != NULL &&
+	    cache_put(d->cache, key, out.result, lifetime_ms) == 0)
+		r = WARMER_REFRESHED;
+	cJSON_Delete(out.result);
+	gen_release(d, g);
+	return r;
+}
+
 /* Load every plugin of a new engine now, on the main thread under
  * ltdl_lock, so requests never call libltdl while another engine opens or
  * closes.  A plugin that fails disables its operation only, as before. */
@@ -1031,7 +1247,7 @@ daemon_reload(struct daemon *d)
 	gen_release(d, old);
 	log_at(&scope, DCP_LOG_INFO,
 	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, LOG_LEVEL, "
-	       "CACHE_*, SERVER_*, METRICS_* and connection limits keep their "
+	       "CACHE_*, SERVER_*, RATE_LIMIT_*, WARMUP_*, METRICS_* and connection limits keep their "
 	       "start-up values until a restart)",
 	       g->own.file != NULL ? g->own.file : "the environment",
 	       reg->path, reg->n_ops);
@@ -1188,6 +1404,12 @@ main(int argc, char **argv)
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
 		goto out;
 	}
+	if (daemon_provider_setup(d, err, sizeof err) != 0) {
+		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
+		goto out;
+	}
+	/* Expired entries stay, so the provider limit can answer with them. */
+	copts.keep_stale = d->provider != NULL;
 	d->cache = cache_new(&copts);
 	d->limiter = ratelimit_new(d->config.rate_limit_max,
 				   d->config.slow_down_factor,
@@ -1195,6 +1417,22 @@ main(int argc, char **argv)
 	if (d->cache == NULL || d->limiter == NULL) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
 		goto out;
+	}
+	if (d->config.warmup_enabled && d->config.cache_enabled) {
+		struct warmer_options wo = {
+			.interval_ms = d->config.warmup_interval_ms,
+			.subscription_ttl_ms = d->config.warmup_sub_ttl_ms,
+			.unhealthy_threshold = d->config.warmup_unhealthy,
+			.max_subscriptions = d->config.cache_max_items,
+			.refresh = daemon_warm_refresh,
+			.user = d,
+		};
+		d->warmer = warmer_new(&wo);
+		if (d->warmer == NULL || warmer_start(d->warmer) != 0) {
+			log_at(&scope, DCP_LOG_ERROR,
+			       "cannot start: the cache warmer: out of memory");
+			goto out;
+		}
 	}
 	if (d->config.metrics_enabled) {
 		if (metrics_listen(d, err, sizeof err) != 0) {
@@ -1241,12 +1479,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 out:
+	/* Before the cache and the generation its refreshes use. */
+	warmer_free(d->warmer);
 	if (d->metrics_mhd != NULL)
 		MHD_stop_daemon(d->metrics_mhd);
 	daemon_metrics_free(d->metrics);
 	free(d->metrics_path);
 	ratelimit_free(d->limiter);
 	cache_free(d->cache);
+	provider_limit_free(d->provider);
 	redis_free(d->redis);
 	if (d->gen != NULL)
 		gen_release(d, d->gen); /* the last reference: closes its engine */

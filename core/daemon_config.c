@@ -16,6 +16,10 @@
 #include "daemon_config.h"
 #include "log.h"
 
+#ifndef DCPROXYD_DEFAULT_LIMITS
+#define DCPROXYD_DEFAULT_LIMITS "/etc/dcproxy/limits.json"
+#endif
+
 enum config_type {
 	CONFIG_STRING,
 	CONFIG_BOOL,
@@ -135,6 +139,32 @@ static const struct config_spec config_specs[] = {
 	  "TCP port of the metrics endpoint, on EA_HOST (0: any free port)" },
 	{ "METRICS_NAME", CONFIG_STRING, "", FIELD(metrics_name), 0, 0,
 	  "value of the app_name label on every metric (unset: no label)" },
+	{ "RATE_LIMIT_ENABLED", CONFIG_BOOL, "true", FIELD(rate_limit_enabled),
+	  0, 0, "limit upstream calls to the provider's capacity, when one is "
+	  "known (RATE_LIMIT_CAPACITY, or the provider and tier)" },
+	{ "RATE_LIMIT_CAPACITY", CONFIG_LONG, "0", FIELD(rate_limit_capacity),
+	  0, 100000000, "upstream calls per minute (0: from limits.json)" },
+	{ "RATE_LIMIT_API_PROVIDER", CONFIG_STRING, "data-collection",
+	  FIELD(rate_limit_provider), 0, 0,
+	  "provider whose limits apply, a key of DCPROXYD_LIMITS_FILE" },
+	{ "RATE_LIMIT_API_TIER", CONFIG_STRING, "", FIELD(rate_limit_tier), 0, 0,
+	  "plan subscribed to, a tier of the provider (unset: no limit unless "
+	  "RATE_LIMIT_CAPACITY)" },
+	{ "DCPROXYD_LIMITS_FILE", CONFIG_STRING, DCPROXYD_DEFAULT_LIMITS,
+	  FIELD(limits_file), 0, 0,
+	  "limits.json: calls per second, minute and hour by provider and tier" },
+	{ "WARMUP_ENABLED", CONFIG_BOOL, "true", FIELD(warmup_enabled), 0, 0,
+	  "refresh the cached results clients ask for in the background "
+	  "(needs CACHE_ENABLED)" },
+	{ "WARMUP_UNHEALTHY_THRESHOLD", CONFIG_LONG, "3", FIELD(warmup_unhealthy),
+	  -1, 1000000, "consecutive failed refreshes before a key is dropped "
+	  "(-1: never)" },
+	{ "WARMUP_SUBSCRIPTION_TTL", CONFIG_LONG, "3600000",
+	  FIELD(warmup_sub_ttl_ms), 1, 86400000 * 7L,
+	  "ms without a client request before a key stops being refreshed" },
+	{ "WARMUP_INTERVAL", CONFIG_LONG, "0", FIELD(warmup_interval_ms), 0,
+	  86400000, "ms between refreshes (0: a request's maxAge, else the "
+	  "entry's lifetime; refreshed at 80% of a lifetime)" },
 	{ "DCPROXYD_API_KEY", CONFIG_STRING, "", FIELD(api_key), 0, 0,
 	  "when set, every route but /healthz and /readyz needs this X-API-Key" },
 };

@@ -61,6 +61,15 @@ struct daemon_config {
 	long metrics_port;         /* METRICS_PORT; 0: any free port */
 	char *metrics_name;        /* METRICS_NAME; "": no app_name label */
 	char *api_key;             /* DCPROXYD_API_KEY; "": no key asked */
+	bool rate_limit_enabled;   /* RATE_LIMIT_ENABLED */
+	long rate_limit_capacity;  /* RATE_LIMIT_CAPACITY, per minute; 0: unset */
+	char *rate_limit_provider; /* RATE_LIMIT_API_PROVIDER */
+	char *rate_limit_tier;     /* RATE_LIMIT_API_TIER; "": unset */
+	char *limits_file;         /* DCPROXYD_LIMITS_FILE */
+	bool warmup_enabled;       /* WARMUP_ENABLED */
+	long warmup_unhealthy;     /* WARMUP_UNHEALTHY_THRESHOLD; -1: never */
+	long warmup_sub_ttl_ms;    /* WARMUP_SUBSCRIPTION_TTL */
+	long warmup_interval_ms;   /* WARMUP_INTERVAL; 0: the entry's lifetime */
 
 	/* Where each table row's value came from, by row. */
 	char *file;                /* the INI file read, NULL if none */

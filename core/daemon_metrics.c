@@ -14,7 +14,8 @@ struct daemon_metrics {
 	struct prom_family *requests, *errors, *duration;
 	struct prom_family *upstream, *upstream_retries, *upstream_duration;
 	struct prom_family *cache, *cache_items, *cache_hit_age;
-	struct prom_family *coalesced, *rate_limited;
+	struct prom_family *coalesced, *rate_limited, *provider_limited;
+	struct prom_family *warmer_subs, *warmer_refreshes, *warmer_failures;
 	struct prom_family *redis_up, *redis_failures, *redis_skipped;
 	struct prom_family *redis_reconnects; /* NULL without Redis */
 };
@@ -92,12 +93,29 @@ daemon_metrics_new(const char *app_name, const char *version)
 		"dcproxy_rate_limited_requests_total",
 		"requests refused with 429 by the server rate limit", NULL,
 		NULL, 0);
+	m->warmer_subs = prom_family_add(r, PROM_GAUGE,
+		"dcproxy_warmer_subscriptions",
+		"cache keys the warmer keeps refreshing", NULL, NULL, 0);
+	m->warmer_refreshes = prom_family_add(r, PROM_COUNTER,
+		"dcproxy_warmer_refreshes_total",
+		"background refreshes stored in the cache", NULL, NULL, 0);
+	m->warmer_failures = prom_family_add(r, PROM_COUNTER,
+		"dcproxy_warmer_failures_total",
+		"background refreshes whose upstream call failed", NULL, NULL, 0);
+	static const char *const outcome[] = { "outcome", NULL };
+	m->provider_limited = prom_family_add(r, PROM_COUNTER,
+		"dcproxy_provider_limited_requests_total",
+		"upstream calls held by the provider rate limit, by outcome "
+		"(waited: then called; stale: answered from an expired entry; "
+		"rejected: 429)", outcome, NULL, 0);
 	if (info == NULL || start == NULL || m->requests == NULL ||
 	    m->errors == NULL || m->duration == NULL || m->upstream == NULL ||
 	    m->upstream_retries == NULL || m->upstream_duration == NULL ||
 	    m->cache == NULL || m->cache_items == NULL ||
 	    m->cache_hit_age == NULL || m->coalesced == NULL ||
-	    m->rate_limited == NULL) {
+	    m->rate_limited == NULL || m->provider_limited == NULL ||
+	    m->warmer_subs == NULL || m->warmer_refreshes == NULL ||
+	    m->warmer_failures == NULL) {
 		daemon_metrics_free(m);
 		return NULL;
 	}
@@ -110,6 +128,10 @@ daemon_metrics_new(const char *app_name, const char *version)
 	prom_add(m->cache, (const char *const[]){ "hit" }, 0);
 	prom_add(m->cache, (const char *const[]){ "miss" }, 0);
 	prom_add(m->cache, (const char *const[]){ "bypass" }, 0);
+	daemon_metrics_warmer(m, 0, 0, 0);
+	prom_add(m->provider_limited, (const char *const[]){ "waited" }, 0);
+	prom_add(m->provider_limited, (const char *const[]){ "stale" }, 0);
+	prom_add(m->provider_limited, (const char *const[]){ "rejected" }, 0);
 	return m;
 }
 
@@ -179,6 +201,13 @@ daemon_metrics_rate_limited(struct daemon_metrics *m)
 		prom_add(m->rate_limited, NULL, 1);
 }
 
+void
+daemon_metrics_provider_limited(struct daemon_metrics *m, const char *outcome)
+{
+	if (m != NULL)
+		prom_add(m->provider_limited, (const char *const[]){ outcome }, 1);
+}
+
 int
 daemon_metrics_enable_redis(struct daemon_metrics *m)
 {
@@ -214,6 +243,18 @@ daemon_metrics_redis(struct daemon_metrics *m, bool connected,
 	prom_set(m->redis_failures, NULL, (double)failures);
 	prom_set(m->redis_skipped, NULL, (double)skipped);
 	prom_set(m->redis_reconnects, NULL, (double)reconnects);
+}
+
+void
+daemon_metrics_warmer(struct daemon_metrics *m, size_t subscriptions,
+		      unsigned long refreshes, unsigned long failures)
+{
+	if (m == NULL)
+		return;
+	/* The warmer keeps the totals; the counters mirror them. */
+	prom_set(m->warmer_subs, NULL, (double)subscriptions);
+	prom_set(m->warmer_refreshes, NULL, (double)refreshes);
+	prom_set(m->warmer_failures, NULL, (double)failures);
 }
 
 char *

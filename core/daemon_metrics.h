@@ -46,6 +46,17 @@ daemon_metrics_coalesced(struct daemon_metrics *m);
 void
 daemon_metrics_rate_limited(struct daemon_metrics *m);
 
+/* One upstream call held by the provider rate limit; outcome: "waited"
+ * (then made), "stale" (an expired entry served) or "rejected" (429). */
+void
+daemon_metrics_provider_limited(struct daemon_metrics *m, const char *outcome);
+
+/* The warmer's state, read at scrape time: subscriptions, and its running
+ * totals of refreshes and failed refreshes. */
+void
+daemon_metrics_warmer(struct daemon_metrics *m, size_t subscriptions,
+		      unsigned long refreshes, unsigned long failures);
+
 /* Declare the Redis families (CACHE_TYPE=redis only).  -1 when out of
  * memory. */
 int

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -659,6 +660,33 @@ redis_del(struct redis_client *r, const char *key)
 		return -1;
 	freeReplyObject(reply);
 	return 0;
+}
+
+int
+redis_incr_by(struct redis_client *r, const char *key, long long delta,
+	      long ttl_ms, long long *value)
+{
+	char by[32], ttl[32];
+	snprintf(by, sizeof by, "%lld", delta);
+	const char *argv[] = { "INCRBY", key, by };
+	redisReply *reply = redis_run(r, 3, argv);
+	if (reply == NULL)
+		return -1;
+	int rc = reply->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	if (rc == 0)
+		*value = reply->integer;
+	freeReplyObject(reply);
+	/* The first increment creates the key: give it its lifetime.  Were
+	 * this PEXPIRE lost, the next INCRBY of 1 would not retry it, so the
+	 * window key name carries its slice and goes unused afterwards. */
+	if (rc == 0 && delta > 0 && *value == delta && ttl_ms > 0) {
+		snprintf(ttl, sizeof ttl, "%ld", ttl_ms);
+		const char *px[] = { "PEXPIRE", key, ttl };
+		reply = redis_run(r, 3, px);
+		if (reply != NULL)
+			freeReplyObject(reply);
+	}
+	return rc;
 }
 
 int

@@ -114,6 +114,33 @@ START_TEST(entries_expire)
 }
 END_TEST
 
+/* With keep_stale (the provider rate limit on), an expired entry misses
+ * but stays for cache_get_stale until the LRU evicts it. */
+START_TEST(stale_entries_kept_for_get_stale)
+{
+	struct cache_options opts = {
+		.max_items = 2, .max_age_ms = 90000, .min_age_ms = 0,
+		.key_group = "grp", .clock = fake_clock, .keep_stale = true,
+	};
+	cache_free(cache);
+	cache = cache_new(&opts);
+	ck_assert_ptr_nonnull(cache);
+	long age;
+	ck_assert_ptr_null(cache_get_stale(cache, "a", &age));
+	put("a", 1, 1000);
+	fake_now += 5000;
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+	ck_assert_uint_eq(cache_count(cache), 1);
+	cJSON *v = cache_get_stale(cache, "a", &age);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(age, 5000);
+	cJSON_Delete(v);
+	put("b", 2, 1000);
+	put("c", 3, 1000);
+	ck_assert_ptr_null(cache_get_stale(cache, "a", NULL));
+}
+END_TEST
+
 START_TEST(fresher_request_misses_but_keeps_entry)
 {
 	long age;
@@ -770,6 +797,7 @@ cache_suite(void)
 	tcase_add_checked_fixture(lru, setup, teardown);
 	tcase_add_test(lru, evicts_least_recently_used);
 	tcase_add_test(lru, entries_expire);
+	tcase_add_test(lru, stale_entries_kept_for_get_stale);
 	tcase_add_test(lru, fresher_request_misses_but_keeps_entry);
 	tcase_add_test(lru, age_not_updated_on_get_by_default);
 	tcase_add_test(lru, update_age_on_get);

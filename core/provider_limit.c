@@ -1,0 +1,329 @@
+/* provider_limit: sliding windows over admitted calls' times (a ring per
+ * window) in this process, or fixed windows counted in Redis when shared.
+ * One mutex per limiter, released before any Redis command.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <cjson/cJSON.h>
+
+#include "provider_limit.h"
+#include "redis.h"
+
+/* Above this many calls per window a ring would cost too much memory: that
+ * window is counted in fixed slices instead. */
+#define PROVIDER_RING_MAX 100000
+
+enum { W_S, W_M, W_H, N_WINDOWS };
+
+static const long window_span_ms[N_WINDOWS] = { 1000, 60000, 3600000 };
+static const char *const window_name[N_WINDOWS] = { "1s", "1m", "1h" };
+
+struct window {
+	long cap;
+	int64_t *ring;       /* admitted times, oldest at head; NULL: fixed */
+	long head, count;
+	int64_t slice;       /* fixed mode: the slice count belongs to */
+};
+
+struct provider_limit {
+	pthread_mutex_t lock;
+	struct provider_capacity cap;
+	struct window w[N_WINDOWS];
+	struct redis_client *redis;
+	char *prefix;
+};
+
+static long
+round_up(double v)
+{
+	double c = ceil(v - 1e-9);
+	return c < 1 ? 1 : c > (double)LONG_MAX / 4 ? LONG_MAX / 4 : (long)c;
+}
+
+int
+provider_capacity_derive(double s, double m, double h,
+			 struct provider_capacity *cap)
+{
+	memset(cap, 0, sizeof *cap);
+	if (!(s > 0) && !(m > 0) && !(h > 0))
+		return -1;
+	double pm = m > 0 ? m : s > 0 ? s * 60 : h / 60;
+	cap->per_m = round_up(pm);
+	cap->per_s = round_up(s > 0 ? s : pm / 60);
+	cap->per_h = round_up(h > 0 ? h : pm * 60);
+	return 0;
+}
+
+int
+provider_limits_parse(const char *text, const char *file,
+		      const char *provider, const char *tier,
+		      struct provider_capacity *cap, char *err, size_t errlen)
+{
+	static const char *const names[N_WINDOWS] = {
+		"rateLimit1s", "rateLimit1m", "rateLimit1h",
+	};
+	memset(cap, 0, sizeof *cap);
+	cJSON *doc = cJSON_Parse(text);
+	int rc = -1;
+	if (!cJSON_IsObject(doc)) {
+		snprintf(err, errlen, "%s: not a JSON object (malformed JSON?)",
+			 file);
+		goto out;
+	}
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(doc, provider);
+	if (!cJSON_IsObject(p)) {
+		snprintf(err, errlen, "%s: %s: %s (RATE_LIMIT_API_PROVIDER)",
+			 file, provider, p == NULL ? "no such provider"
+						   : "not an object");
+		goto out;
+	}
+	const cJSON *http = cJSON_GetObjectItemCaseSensitive(p, "http");
+	if (!cJSON_IsObject(http)) {
+		snprintf(err, errlen, "%s: %s.http: %s", file, provider,
+			 http == NULL ? "missing" : "not an object");
+		goto out;
+	}
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(http, tier);
+	if (!cJSON_IsObject(t)) {
+		snprintf(err, errlen, "%s: %s.http.%s: %s (RATE_LIMIT_API_TIER)",
+			 file, provider, tier,
+			 t == NULL ? "no such tier" : "not an object");
+		goto out;
+	}
+	double v[N_WINDOWS] = { 0 };
+	for (int i = 0; i < N_WINDOWS; i++) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, names[i]);
+		if (n == NULL)
+			continue;
+		if (!cJSON_IsNumber(n) || !(n->valuedouble > 0)) {
+			snprintf(err, errlen,
+				 "%s: %s.http.%s.%s: must be a number above 0",
+				 file, provider, tier, names[i]);
+			goto out;
+		}
+		v[i] = n->valuedouble;
+	}
+	if (provider_capacity_derive(v[W_S], v[W_M], v[W_H], cap) != 0) {
+		snprintf(err, errlen,
+			 "%s: %s.http.%s: none of rateLimit1s, rateLimit1m, rateLimit1h",
+			 file, provider, tier);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+int
+provider_limits_load(const char *path, const char *provider, const char *tier,
+		     struct provider_capacity *cap, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s (DCPROXYD_LIMITS_FILE)", path,
+			 strerror(errno));
+		return -1;
+	}
+	char *text = NULL;
+	size_t len = 0, cap_bytes = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap_bytes) {
+			cap_bytes = (len + 4096 + 1) * 2;
+			char *t = realloc(text, cap_bytes);
+			if (t == NULL) {
+				free(text);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return -1;
+			}
+			text = t;
+		}
+		size_t n = fread(text + len, 1, 4096, f);
+		len += n;
+		if (n < 4096)
+			break;
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	text[len] = '\0';
+	int rc = -1;
+	if (bad)
+		snprintf(err, errlen, "%s: read error", path);
+	else
+		rc = provider_limits_parse(text, path, provider, tier, cap, err,
+					   errlen);
+	free(text);
+	return rc;
+}
+
+struct provider_limit *
+provider_limit_new(const struct provider_capacity *cap,
+		   struct redis_client *redis, const char *prefix)
+{
+	struct provider_limit *pl = calloc(1, sizeof *pl);
+	if (pl == NULL)
+		return NULL;
+	pl->cap = *cap;
+	pl->redis = redis;
+	const long caps[N_WINDOWS] = { cap->per_s, cap->per_m, cap->per_h };
+	bool ok = pthread_mutex_init(&pl->lock, NULL) == 0;
+	pl->prefix = strdup(prefix != NULL ? prefix : "ratelimit");
+	ok = ok && pl->prefix != NULL;
+	for (int i = 0; ok && i < N_WINDOWS; i++) {
+		pl->w[i].cap = caps[i] > 0 ? caps[i] : 0;
+		pl->w[i].slice = -1;
+		if (pl->w[i].cap > 0 && pl->w[i].cap <= PROVIDER_RING_MAX) {
+			pl->w[i].ring = calloc((size_t)pl->w[i].cap,
+					       sizeof *pl->w[i].ring);
+			ok = pl->w[i].ring != NULL;
+		}
+	}
+	if (!ok) {
+		provider_limit_free(pl);
+		return NULL;
+	}
+	return pl;
+}
+
+void
+provider_limit_free(struct provider_limit *pl)
+{
+	if (pl == NULL)
+		return;
+	pthread_mutex_destroy(&pl->lock);
+	for (int i = 0; i < N_WINDOWS; i++)
+		free(pl->w[i].ring);
+	free(pl->prefix);
+	free(pl);
+}
+
+const struct provider_capacity *
+provider_limit_capacity(const struct provider_limit *pl)
+{
+	return &pl->cap;
+}
+
+/* ms until window i has room at now, or 0 when it has room already. */
+static long
+window_wait(struct window *w, long span, int64_t now)
+{
+	if (w->cap == 0)
+		return 0;
+	if (w->ring == NULL) {
+		int64_t slice = now / span;
+		if (slice != w->slice) {
+			w->slice = slice;
+			w->count = 0;
+		}
+		return w->count < w->cap ? 0 : (long)((slice + 1) * span - now);
+	}
+	while (w->count > 0 && w->ring[w->head] <= now - span) {
+		w->head = (w->head + 1) % w->cap;
+		w->count--;
+	}
+	return w->count < w->cap ? 0 : (long)(w->ring[w->head] + span - now);
+}
+
+static void
+window_take(struct window *w, int64_t now)
+{
+	if (w->cap == 0)
+		return;
+	if (w->ring != NULL)
+		w->ring[(w->head + w->count) % w->cap] = now;
+	w->count++;
+}
+
+static struct provider_verdict
+local_admit(struct provider_limit *pl, int64_t now)
+{
+	struct provider_verdict v = { .allowed = true };
+	pthread_mutex_lock(&pl->lock);
+	for (int i = 0; i < N_WINDOWS; i++) {
+		long wait = window_wait(&pl->w[i], window_span_ms[i], now);
+		if (wait > v.retry_after_ms)
+			v.retry_after_ms = wait;
+	}
+	if (v.retry_after_ms > 0)
+		v.allowed = false;
+	else
+		for (int i = 0; i < N_WINDOWS; i++)
+			window_take(&pl->w[i], now);
+	pthread_mutex_unlock(&pl->lock);
+	if (!v.allowed && v.retry_after_ms < 1)
+		v.retry_after_ms = 1;
+	return v;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Shared fixed windows: INCR each window's counter; the first that goes
+ * past its capacity refuses, and every counter taken is given back (DECR)
+ * so refused callers retrying do not use up the larger windows.  0, or -1
+ * when Redis is unavailable. */
+static int
+redis_admit(struct provider_limit *pl, struct provider_verdict *v)
+{
+	int64_t now = wall_ms();
+	char keys[N_WINDOWS][256];
+	int taken = 0;
+	*v = (struct provider_verdict){ .allowed = true };
+	for (int i = 0; i < N_WINDOWS; i++) {
+		if (pl->w[i].cap == 0)
+			continue;
+		int64_t slice = now / window_span_ms[i];
+		snprintf(keys[i], sizeof keys[i], "%s:%s:%" PRId64, pl->prefix,
+			 window_name[i], slice);
+		long long n;
+		if (redis_incr_by(pl->redis, keys[i], 1, window_span_ms[i] + 1000,
+				  &n) != 0) {
+			v->allowed = false;
+			break;
+		}
+		taken |= 1 << i;
+		if (n > pl->w[i].cap) {
+			v->allowed = false;
+			v->retry_after_ms = (long)((slice + 1) * window_span_ms[i] - now);
+			break;
+		}
+	}
+	if (!v->allowed)
+		for (int i = 0; i < N_WINDOWS; i++)
+			if (taken & (1 << i)) {
+				long long n;
+				(void)redis_incr_by(pl->redis, keys[i], -1, 0, &n);
+			}
+	if (!v->allowed && v->retry_after_ms == 0)
+		return -1; /* Redis failed midway */
+	if (!v->allowed && v->retry_after_ms < 1)
+		v->retry_after_ms = 1;
+	return 0;
+}
+
+struct provider_verdict
+provider_limit_admit(struct provider_limit *pl, int64_t now)
+{
+	struct provider_verdict v;
+	if (pl->redis != NULL && redis_admit(pl, &v) == 0)
+		return v;
+	/* No Redis, or Redis down: this instance's own count still keeps its
+	 * share of the upstream within the capacity. */
+	return local_admit(pl, now);
+}
