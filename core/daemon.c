@@ -856,26 +856,37 @@ daemon_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- life cycle ---- */
 
+/* Resolve EA_HOST and port for a listener, adding MHD_USE_IPv6 to *flags
+ * for an IPv6 address.  The caller frees *ai. */
 static int
-daemon_listen(struct daemon *d, char *err, size_t errlen)
+listen_address(const struct daemon *d, long port, unsigned int *flags,
+	       struct addrinfo **ai, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai;
-	char port[16];
-	snprintf(port, sizeof port, "%ld", d->config.port);
-	int rc = getaddrinfo(d->config.host, port, &hints, &ai);
+	char service[16];
+	snprintf(service, sizeof service, "%ld", port);
+	int rc = getaddrinfo(d->config.host, service, &hints, ai);
 	if (rc != 0) {
 		snprintf(err, errlen, "EA_HOST: cannot resolve '%s': %s",
 			 d->config.host, gai_strerror(rc));
 		return -1;
 	}
+	if ((*ai)->ai_family == AF_INET6)
+		*flags |= MHD_USE_IPv6;
+	return 0;
+}
+
+static int
+daemon_listen(struct daemon *d, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
 			     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
 			     MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	if (listen_address(d, d->config.port, &flags, &ai, err, errlen) != 0)
+		return -1;
 	d->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, daemon_access, d,
 		/* First, or MHD logs the others its own way. */
@@ -986,22 +997,12 @@ metrics_listen(struct daemon *d, char *err, size_t errlen)
 	}
 	sprintf(d->metrics_path, "%smetrics", base);
 
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai;
-	char port[16];
-	snprintf(port, sizeof port, "%ld", d->config.metrics_port);
-	int rc = getaddrinfo(d->config.host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "EA_HOST: cannot resolve '%s': %s",
-			 d->config.host, gai_strerror(rc));
-		return -1;
-	}
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 			     MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	if (listen_address(d, d->config.metrics_port, &flags, &ai, err,
+			   errlen) != 0)
+		return -1;
 	d->metrics_mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, metrics_access, d,
 		MHD_OPTION_EXTERNAL_LOGGER, daemon_mhd_log, d,
