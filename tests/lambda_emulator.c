@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "lambda_emulator.h"
+#include "mhd_reply.h"
 
 #define API "/2018-06-01/runtime"
 #define INVOCATION_PREFIX API "/invocation/"
@@ -222,33 +223,6 @@ fault_pop(struct lambda_emulator *e, enum emu_fault_target target)
 
 /* ---- replies ---- */
 
-static enum MHD_Result
-reply_text(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-/* Takes ownership of doc. */
-static enum MHD_Result
-reply_json(struct MHD_Connection *conn, unsigned status, cJSON *doc)
-{
-	char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
-	cJSON_Delete(doc);
-	if (text == NULL)
-		return MHD_NO;
-	enum MHD_Result ret = reply_text(conn, status, text);
-	free(text);
-	return ret;
-}
-
 /* The Runtime API's error shape. */
 static enum MHD_Result
 reply_api_error(struct MHD_Connection *conn, unsigned status,
@@ -257,7 +231,7 @@ reply_api_error(struct MHD_Connection *conn, unsigned status,
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "errorMessage", message);
 	cJSON_AddStringToObject(doc, "errorType", type);
-	return reply_json(conn, status, doc);
+	return mhd_reply_json(conn, status, doc);
 }
 
 /* The control endpoints' error shape. */
@@ -267,7 +241,7 @@ reply_control_error(struct MHD_Connection *conn, unsigned status,
 {
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "error", message);
-	return reply_json(conn, status, doc);
+	return mhd_reply_json(conn, status, doc);
 }
 
 static enum MHD_Result
@@ -444,7 +418,7 @@ serve_answer(struct lambda_emulator *e, struct MHD_Connection *conn,
 	if (ex->too_large)
 		return reply_api_error(conn, 413,
 				       "RequestEntityTooLarge", too_large_message);
-	return reply_text(conn, MHD_HTTP_ACCEPTED, "{\"status\":\"OK\"}");
+	return mhd_reply_text(conn, MHD_HTTP_ACCEPTED, "{\"status\":\"OK\"}");
 }
 
 static enum MHD_Result
@@ -464,7 +438,7 @@ serve_init_error(struct lambda_emulator *e, struct MHD_Connection *conn,
 		pthread_cond_broadcast(&e->changed);
 	}
 	pthread_mutex_unlock(&e->lock);
-	return reply_text(conn, MHD_HTTP_ACCEPTED, "{\"status\":\"OK\"}");
+	return mhd_reply_text(conn, MHD_HTTP_ACCEPTED, "{\"status\":\"OK\"}");
 }
 
 static enum MHD_Result
@@ -576,7 +550,7 @@ control_invoke(struct lambda_emulator *e, struct MHD_Connection *conn,
 			cJSON_AddStringToObject(doc, "error", why);
 			if (repeated)
 				cJSON_AddNumberToObject(doc, "count", (double)count);
-			return reply_json(conn, MHD_HTTP_GATEWAY_TIMEOUT, doc);
+			return mhd_reply_json(conn, MHD_HTTP_GATEWAY_TIMEOUT, doc);
 		}
 		count++;
 		if (last.kind == EMU_ERROR)
@@ -596,7 +570,7 @@ control_invoke(struct lambda_emulator *e, struct MHD_Connection *conn,
 		cJSON_AddNumberToObject(doc, "wall_ms", (double)wall);
 	}
 	emu_outcome_clear(&last);
-	return reply_json(conn, MHD_HTTP_OK, doc);
+	return mhd_reply_json(conn, MHD_HTTP_OK, doc);
 }
 
 static enum MHD_Result
@@ -610,7 +584,7 @@ control_init_error(struct lambda_emulator *e, struct MHD_Connection *conn)
 	add_posted(doc, "body", o.body, o.body_len);
 	add_error_type(doc, &o);
 	emu_outcome_clear(&o);
-	return reply_json(conn, MHD_HTTP_OK, doc);
+	return mhd_reply_json(conn, MHD_HTTP_OK, doc);
 }
 
 static enum MHD_Result
@@ -630,7 +604,7 @@ control_stats(struct lambda_emulator *e, struct MHD_Connection *conn)
 	}
 	cJSON_AddNumberToObject(doc, "invocations", (double)e->answers);
 	pthread_mutex_unlock(&e->lock);
-	return reply_json(conn, MHD_HTTP_OK, doc);
+	return mhd_reply_json(conn, MHD_HTTP_OK, doc);
 }
 
 static enum MHD_Result

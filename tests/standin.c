@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "mhd_reply.h"
 #include "standin.h"
 
 /* Larger request bodies are answered 413 without being kept. */
@@ -76,38 +77,11 @@ dup_or_empty(const char *s)
 /* ---- replies ---- */
 
 static enum MHD_Result
-reply_text(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-/* Takes ownership of doc. */
-static enum MHD_Result
-reply_json(struct MHD_Connection *conn, unsigned status, cJSON *doc)
-{
-	char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
-	cJSON_Delete(doc);
-	if (text == NULL)
-		return MHD_NO;
-	enum MHD_Result ret = reply_text(conn, status, text);
-	free(text);
-	return ret;
-}
-
-static enum MHD_Result
 reply_detail(struct MHD_Connection *conn, unsigned status, const char *detail)
 {
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "detail", detail);
-	return reply_json(conn, status, doc);
+	return mhd_reply_json(conn, status, doc);
 }
 
 /* ---- the data-collection API ---- */
@@ -142,7 +116,7 @@ answer_ohlcv(struct MHD_Connection *conn)
 	cJSON *data = cJSON_AddArrayToObject(doc, "data");
 	for (long i = 0; i < 3 && i < limit; i++)
 		cJSON_AddItemToArray(data, cJSON_CreateDoubleArray(candles[i], 6));
-	return reply_json(conn, MHD_HTTP_OK, doc);
+	return mhd_reply_json(conn, MHD_HTTP_OK, doc);
 }
 
 static bool
@@ -170,7 +144,7 @@ answer_sync(struct MHD_Connection *conn, const struct exchange *ex)
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "status", "synced");
 	cJSON_AddItemToObject(doc, "request", request);
-	return reply_json(conn, MHD_HTTP_OK, doc);
+	return mhd_reply_json(conn, MHD_HTTP_OK, doc);
 }
 
 static enum MHD_Result
@@ -179,15 +153,15 @@ answer_normally(struct MHD_Connection *conn, const char *method,
 {
 	bool get = strcmp(method, "GET") == 0;
 	if (get && strcmp(path, "/api/v1/health") == 0)
-		return reply_text(conn, MHD_HTTP_OK,
+		return mhd_reply_text(conn, MHD_HTTP_OK,
 				  "{\"status\":\"healthy\",\"service\":\"data-collection\"}");
 	if (get && strcmp(path, "/api/v1/ohlcv") == 0)
 		return answer_ohlcv(conn);
 	if (get && strcmp(path, "/api/v1/symbols") == 0)
-		return reply_text(conn, MHD_HTTP_OK,
+		return mhd_reply_text(conn, MHD_HTTP_OK,
 				  "{\"symbols\":[\"BTC/USDT:USDT\",\"ETH/USDT:USDT\"]}");
 	if (get && strcmp(path, "/api/v1/status") == 0)
-		return reply_text(conn, MHD_HTTP_OK, "{\"status\":\"ok\"}");
+		return mhd_reply_text(conn, MHD_HTTP_OK, "{\"status\":\"ok\"}");
 	if (strcmp(method, "POST") == 0 && strcmp(path, "/api/v1/sync") == 0)
 		return answer_sync(conn, ex);
 	return reply_detail(conn, MHD_HTTP_NOT_FOUND, "Not Found");
@@ -412,7 +386,7 @@ control_fault(struct standin *s, struct MHD_Connection *conn,
 	cJSON_Delete(doc);
 	if (problem != NULL)
 		return reply_detail(conn, MHD_HTTP_BAD_REQUEST, problem);
-	return reply_text(conn, MHD_HTTP_OK, "{\"queued\":true}");
+	return mhd_reply_text(conn, MHD_HTTP_OK, "{\"queued\":true}");
 }
 
 static enum MHD_Result
@@ -433,7 +407,7 @@ control_requests(struct standin *s, struct MHD_Connection *conn)
 		cJSON_AddItemToArray(list, item);
 	}
 	pthread_mutex_unlock(&s->lock);
-	return reply_json(conn, MHD_HTTP_OK, list);
+	return mhd_reply_json(conn, MHD_HTTP_OK, list);
 }
 
 static enum MHD_Result
@@ -447,7 +421,7 @@ control(struct standin *s, struct MHD_Connection *conn, const char *method,
 		return control_requests(s, conn);
 	if (post && strcmp(path, "/_standin/reset") == 0) {
 		standin_reset(s);
-		return reply_text(conn, MHD_HTTP_OK, "{\"reset\":true}");
+		return mhd_reply_text(conn, MHD_HTTP_OK, "{\"reset\":true}");
 	}
 	return reply_detail(conn, MHD_HTTP_NOT_FOUND, "Not Found");
 }
@@ -575,7 +549,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				      : MHD_NO;
 			break;
 		case FAULT_BODY:
-			ret = reply_text(conn, f->status, f->body);
+			ret = mhd_reply_text(conn, f->status, f->body);
 			break;
 		case FAULT_DROP:
 		default:
