@@ -80,9 +80,7 @@ struct lambda_emulator {
 /* One HTTP request in flight; MHD's per-request context. */
 struct exchange {
 	bool started;
-	char *body;
-	size_t len, cap;
-	bool too_large;
+	struct mhd_body in;
 	uint64_t delivered; /* seq of the invocation this /next handed out */
 };
 
@@ -404,18 +402,18 @@ serve_answer(struct lambda_emulator *e, struct MHD_Connection *conn,
 				       "no invocation with this id awaits an answer");
 	}
 	/* Lambda fails an invocation whose response it refuses. */
-	if (ex->too_large)
+	if (ex->in.too_large)
 		outcome_set(&inv->outcome, EMU_ERROR, too_large_message,
 			    strlen(too_large_message),
 			    "Function.ResponseSizeTooLarge");
 	else
-		outcome_set(&inv->outcome, kind, ex->body != NULL ? ex->body : "",
-			    ex->len, kind == EMU_ERROR ? type : NULL);
+		outcome_set(&inv->outcome, kind, ex->in.data != NULL ? ex->in.data : "",
+			    ex->in.len, kind == EMU_ERROR ? type : NULL);
 	inv->state = INV_ANSWERED;
 	e->answers++;
 	pthread_cond_broadcast(&e->changed);
 	pthread_mutex_unlock(&e->lock);
-	if (ex->too_large)
+	if (ex->in.too_large)
 		return reply_api_error(conn, 413,
 				       "RequestEntityTooLarge", too_large_message);
 	return mhd_reply_text(conn, MHD_HTTP_ACCEPTED, "{\"status\":\"OK\"}");
@@ -425,7 +423,7 @@ static enum MHD_Result
 serve_init_error(struct lambda_emulator *e, struct MHD_Connection *conn,
 		 const struct exchange *ex)
 {
-	if (ex->too_large)
+	if (ex->in.too_large)
 		return reply_api_error(conn, 413,
 				       "RequestEntityTooLarge", too_large_message);
 	const char *type = MHD_lookup_connection_value(
@@ -433,7 +431,7 @@ serve_init_error(struct lambda_emulator *e, struct MHD_Connection *conn,
 	pthread_mutex_lock(&e->lock);
 	if (!e->have_init_error) { /* the first one is the cause */
 		outcome_set(&e->init_error, EMU_ERROR,
-			    ex->body != NULL ? ex->body : "", ex->len, type);
+			    ex->in.data != NULL ? ex->in.data : "", ex->in.len, type);
 		e->have_init_error = true;
 		pthread_cond_broadcast(&e->changed);
 	}
@@ -518,7 +516,7 @@ control_invoke(struct lambda_emulator *e, struct MHD_Connection *conn,
 	if (!arg_number(conn, "repeat", 1, MAX_REPEAT, &repeat, &repeated))
 		return reply_control_error(conn, MHD_HTTP_BAD_REQUEST,
 					   "repeat must be 1-10000000");
-	if (ex->too_large)
+	if (ex->in.too_large)
 		return reply_control_error(conn, 413,
 					   too_large_message);
 	const char *trace = MHD_lookup_connection_value(
@@ -526,8 +524,8 @@ control_invoke(struct lambda_emulator *e, struct MHD_Connection *conn,
 	if (trace != NULL && *trace == '\0')
 		trace = NULL;
 	/* Lambda hands an invocation without a payload "{}". */
-	const char *event = ex->len > 0 ? ex->body : "{}";
-	size_t len = ex->len > 0 ? ex->len : 2;
+	const char *event = ex->in.len > 0 ? ex->in.data : "{}";
+	size_t len = ex->in.len > 0 ? ex->in.len : 2;
 
 	struct emu_outcome last = { 0 };
 	long count = 0, errors = 0;
@@ -625,31 +623,6 @@ control(struct lambda_emulator *e, struct MHD_Connection *conn,
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static void
-body_append(struct exchange *ex, const char *data, size_t n)
-{
-	if (ex->too_large || ex->len + n > EMU_MAX_RESPONSE_BYTES) {
-		ex->too_large = true; /* read to the end, keep nothing */
-		free(ex->body);
-		ex->body = NULL;
-		ex->len = ex->cap = 0;
-		return;
-	}
-	if (ex->len + n + 1 > ex->cap) {
-		size_t cap = ex->cap ? ex->cap : 1024;
-		while (cap < ex->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(ex->body, cap);
-		if (grown == NULL)
-			abort();
-		ex->body = grown;
-		ex->cap = cap;
-	}
-	memcpy(ex->body + ex->len, data, n);
-	ex->len += n;
-	ex->body[ex->len] = '\0';
-}
-
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	   const char *method, const char *version, const char *upload_data,
@@ -667,7 +640,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		body_append(ex, upload_data, *upload_data_size);
+		mhd_body_append(&ex->in, upload_data, *upload_data_size,
+				EMU_MAX_RESPONSE_BYTES);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -687,7 +661,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (ex != NULL) {
 		if (ex->delivered != 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			requeue(e, ex->delivered);
-		free(ex->body);
+		mhd_body_free(&ex->in);
 		free(ex);
 	}
 	*req_cls = NULL;

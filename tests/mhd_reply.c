@@ -31,3 +31,34 @@ mhd_reply_json(struct MHD_Connection *conn, unsigned status, cJSON *doc)
 	free(text);
 	return ret;
 }
+
+void
+mhd_body_append(struct mhd_body *b, const char *data, size_t n, size_t max)
+{
+	if (b->too_large || b->len + n > max) {
+		mhd_body_free(b);
+		b->too_large = true; /* read to the end, keep nothing */
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(b->data, cap);
+		if (grown == NULL)
+			abort(); /* a test server: no point limping on */
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+mhd_body_free(struct mhd_body *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

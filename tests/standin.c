@@ -52,9 +52,7 @@ struct exchange {
 	char *uri; /* the request target exactly as the client sent it */
 	int64_t at_ms;
 	bool started;
-	char *body;
-	size_t len, cap;
-	bool too_large;
+	struct mhd_body in;
 };
 
 static int64_t
@@ -135,8 +133,8 @@ answer_sync(struct MHD_Connection *conn, const struct exchange *ex)
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!is_json_content_type(type))
 		return reply_detail(conn, 422, "body must be application/json");
-	cJSON *request = ex->body != NULL
-				 ? cJSON_ParseWithLength(ex->body, ex->len)
+	cJSON *request = ex->in.data != NULL
+				 ? cJSON_ParseWithLength(ex->in.data, ex->in.len)
 				 : NULL;
 	if (request == NULL)
 		return reply_detail(conn, MHD_HTTP_BAD_REQUEST,
@@ -253,7 +251,7 @@ record_and_take_fault(struct standin *s, struct MHD_Connection *conn,
 	snprintf(r.method, sizeof r.method, "%s", method);
 	snprintf(r.path, sizeof r.path, "%s", path);
 	r.query = dup_or_empty(query);
-	r.body = dup_or_empty(ex->body);
+	r.body = dup_or_empty(ex->in.data);
 	r.trace_id = dup_or_empty(MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, "X-Amzn-Trace-Id"));
 	r.content_type = dup_or_empty(MHD_lookup_connection_value(
@@ -356,7 +354,7 @@ static enum MHD_Result
 control_fault(struct standin *s, struct MHD_Connection *conn,
 	      const struct exchange *ex)
 {
-	cJSON *doc = ex->body != NULL ? cJSON_ParseWithLength(ex->body, ex->len)
+	cJSON *doc = ex->in.data != NULL ? cJSON_ParseWithLength(ex->in.data, ex->in.len)
 				      : NULL;
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(doc, "status");
 	const cJSON *delay = cJSON_GetObjectItemCaseSensitive(doc, "delay_ms");
@@ -452,7 +450,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct exchange *ex = *req_cls;
 	if (ex != NULL) {
 		free(ex->uri);
-		free(ex->body);
+		mhd_body_free(&ex->in);
 		free(ex);
 	}
 	*req_cls = NULL;
@@ -472,31 +470,6 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 }
 
-static void
-body_append(struct exchange *ex, const char *data, size_t n)
-{
-	if (ex->too_large || ex->len + n > BODY_MAX) {
-		ex->too_large = true; /* recorded with an empty body */
-		free(ex->body);
-		ex->body = NULL;
-		ex->len = ex->cap = 0;
-		return;
-	}
-	if (ex->len + n + 1 > ex->cap) {
-		size_t cap = ex->cap ? ex->cap : 1024;
-		while (cap < ex->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(ex->body, cap);
-		if (grown == NULL)
-			abort();
-		ex->body = grown;
-		ex->cap = cap;
-	}
-	memcpy(ex->body + ex->len, data, n);
-	ex->len += n;
-	ex->body[ex->len] = '\0';
-}
-
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	   const char *method, const char *version, const char *upload_data,
@@ -514,7 +487,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		body_append(ex, upload_data, *upload_data_size);
+		mhd_body_append(&ex->in, upload_data, *upload_data_size,
+				BODY_MAX);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -532,7 +506,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct fault *f = record_and_take_fault(s, conn, method, path, query, ex);
 	enum MHD_Result ret;
 	char detail[64];
-	if (ex->too_large) {
+	if (ex->in.too_large) {
 		ret = reply_detail(conn, 413,
 				   "request body too large");
 	} else if (f == NULL) {
