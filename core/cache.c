@@ -22,15 +22,18 @@ static const char *const cache_default_ignored[] = {
 #define N_DEFAULT_IGNORED \
 	(sizeof cache_default_ignored / sizeof cache_default_ignored[0])
 
+/* One allocation: key and text follow the struct.  The value is kept as
+ * text, not a tree: a fraction of the memory, and a hit is served as is. */
 struct cache_entry {
-	char *key;
+	const char *key;
 	uint64_t hash;
-	cJSON *value;
+	const char *text;      /* the value, serialised JSON */
 	int64_t stored_ms;     /* when the value arrived: its age */
 	int64_t touched_ms;    /* lifetime start; later with update-age-on-get */
 	long max_age_ms;
 	struct cache_entry *chain;      /* next in the bucket */
 	struct cache_entry *newer, *older; /* LRU list */
+	char data[];
 };
 
 /* One call in progress, shared by every request for its key. */
@@ -61,6 +64,7 @@ struct cache {
 	size_t n_ignored;
 	const struct cache_remote *remote;
 	struct cache_coalescing co;
+	EVP_MD *sha1;                   /* fetched once, not on every key */
 };
 
 /* ---- keys ---- */
@@ -171,7 +175,8 @@ cache_key(const struct cache *c, const char *operation, const cJSON *params)
 
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha1(), NULL) != 1)
+	if (c->sha1 == NULL ||
+	    EVP_Digest(text, strlen(text), md, &mdlen, c->sha1, NULL) != 1)
 		goto done;
 	size_t glen = strlen(c->group);
 	key = malloc(glen + 1 + 2 * mdlen + 1);
@@ -179,8 +184,13 @@ cache_key(const struct cache *c, const char *operation, const cJSON *params)
 		goto done;
 	memcpy(key, c->group, glen);
 	key[glen] = ':';
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(key + glen + 1 + 2 * i, 3, "%02x", md[i]);
+	static const char hex[] = "0123456789abcdef";
+	char *out = key + glen + 1;
+	for (unsigned int i = 0; i < mdlen; i++) {
+		*out++ = hex[md[i] >> 4];
+		*out++ = hex[md[i] & 15];
+	}
+	*out = '\0';
 done:
 	free(text);
 	cJSON_Delete(doc);
@@ -227,6 +237,7 @@ cache_new(const struct cache_options *opts)
 	c->clock = opts->clock != NULL ? opts->clock : http_now_ms;
 	c->remote = opts->remote;
 	c->co = opts->coalescing;
+	c->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 
 	/* Buckets: about one per entry, capped; chains absorb the rest. */
 	c->n_buckets = 64;
@@ -268,16 +279,39 @@ fail:
 	free(c->ignored);
 	free(c->group);
 	free(c->buckets);
+	EVP_MD_free(c->sha1);
 	free(c);
 	return NULL;
 }
 
-static void
-entry_free(struct cache_entry *e)
+static uint64_t
+key_hash(const char *key)
 {
-	free(e->key);
-	cJSON_Delete(e->value);
-	free(e);
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+/* A new entry holding key and value (a tree, or a Raw item of JSON text),
+ * built before the lock is taken: serialising may take a while. */
+static struct cache_entry *
+entry_new(const char *key, const cJSON *value)
+{
+	char *printed = cJSON_IsRaw(value) ? NULL : cJSON_PrintUnformatted(value);
+	const char *text = cJSON_IsRaw(value) ? value->valuestring : printed;
+	if (text == NULL)
+		return NULL;
+	size_t nk = strlen(key) + 1, nt = strlen(text) + 1;
+	struct cache_entry *e = malloc(sizeof *e + nk + nt);
+	if (e != NULL) {
+		memset(e, 0, sizeof *e);
+		e->key = memcpy(e->data, key, nk);
+		e->text = memcpy(e->data + nk, text, nt);
+		e->hash = key_hash(key);
+	}
+	free(printed);
+	return e;
 }
 
 void
@@ -287,7 +321,7 @@ cache_free(struct cache *c)
 		return;
 	for (struct cache_entry *e = c->newest, *next; e != NULL; e = next) {
 		next = e->older;
-		entry_free(e);
+		free(e);
 	}
 	/* Flights outlive nothing: dcproxyd frees the cache after its last
 	 * request finished. */
@@ -298,19 +332,11 @@ cache_free(struct cache *c)
 	free(c->ignored);
 	free(c->group);
 	free(c->buckets);
+	EVP_MD_free(c->sha1);
 	free(c);
 }
 
 /* ---- the LRU table; callers hold the lock ---- */
-
-static uint64_t
-key_hash(const char *key)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h;
-}
 
 static struct cache_entry **
 entry_slot(struct cache *c, const char *key, uint64_t hash)
@@ -355,7 +381,7 @@ entry_remove(struct cache *c, struct cache_entry *e)
 	*slot = e->chain;
 	list_unlink(c, e);
 	c->count--;
-	entry_free(e);
+	free(e);
 }
 
 static cJSON *
@@ -377,7 +403,7 @@ locked_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
 	 * but leaves the entry for others. */
 	if (max_age_ms >= 0 && now - e->touched_ms > max_age_ms)
 		return NULL;
-	cJSON *copy = cJSON_Duplicate(e->value, 1);
+	cJSON *copy = cJSON_CreateRaw(e->text);
 	if (copy == NULL)
 		return NULL;
 	/* The lifetime restarts; the age reported stays the data's. */
@@ -390,42 +416,24 @@ locked_get(struct cache *c, const char *key, long max_age_ms, long *age_ms)
 	return copy;
 }
 
-/* age_ms: how old value is already (a remote hit keeps its age). */
-static int
-locked_put(struct cache *c, const char *key, const cJSON *value,
-	   long max_age_ms, long age_ms)
+/* Insert e (from entry_new), replacing any entry with its key.  age_ms:
+ * how old the value is already (a remote hit keeps its age). */
+static void
+locked_insert(struct cache *c, struct cache_entry *e, long max_age_ms,
+	      long age_ms)
 {
-	cJSON *copy = cJSON_Duplicate(value, 1);
-	if (copy == NULL)
-		return -1;
-	uint64_t hash = key_hash(key);
-	struct cache_entry *e = *entry_slot(c, key, hash);
-	if (e != NULL) {
-		cJSON_Delete(e->value);
-		list_unlink(c, e);
-	} else {
-		e = calloc(1, sizeof *e);
-		char *k = strdup(key);
-		if (e == NULL || k == NULL) {
-			free(e);
-			free(k);
-			cJSON_Delete(copy);
-			return -1;
-		}
-		e->key = k;
-		e->hash = hash;
-		struct cache_entry **bucket = &c->buckets[hash & (c->n_buckets - 1)];
-		e->chain = *bucket;
-		*bucket = e;
-		c->count++;
-	}
-	e->value = copy;
+	struct cache_entry *old = *entry_slot(c, e->key, e->hash);
+	if (old != NULL)
+		entry_remove(c, old);
+	struct cache_entry **bucket = &c->buckets[e->hash & (c->n_buckets - 1)];
+	e->chain = *bucket;
+	*bucket = e;
+	c->count++;
 	e->stored_ms = e->touched_ms = c->clock() - age_ms;
 	e->max_age_ms = max_age_ms;
 	list_push_newest(c, e);
 	while (c->count > c->max_items)
 		entry_remove(c, c->oldest);
-	return 0;
 }
 
 cJSON *
@@ -442,21 +450,31 @@ cache_get_stale(struct cache *c, const char *key, long *age_ms)
 {
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = *entry_slot(c, key, key_hash(key));
-	cJSON *copy = e != NULL ? cJSON_Duplicate(e->value, 1) : NULL;
+	cJSON *copy = e != NULL ? cJSON_CreateRaw(e->text) : NULL;
 	if (copy != NULL && age_ms != NULL)
 		*age_ms = (long)(c->clock() - e->stored_ms);
 	pthread_mutex_unlock(&c->lock);
 	return copy;
 }
 
+static void
+remote_store(struct cache *c, const char *key, const cJSON *result,
+	     long ttl_ms);
+
 int
 cache_put(struct cache *c, const char *key, const cJSON *value,
 	  long max_age_ms)
 {
+	struct cache_entry *e = entry_new(key, value);
+	if (e == NULL)
+		return -1;
 	pthread_mutex_lock(&c->lock);
-	int rc = locked_put(c, key, value, max_age_ms, 0);
+	locked_insert(c, e, max_age_ms, 0);
 	pthread_mutex_unlock(&c->lock);
-	return rc;
+	/* Other instances see a refresh too, not only this one's LRU. */
+	if (c->remote != NULL)
+		remote_store(c, key, value, max_age_ms);
+	return 0;
 }
 
 size_t
@@ -694,11 +712,15 @@ cache_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
 	else
 		fetch(user, out);
 
+	struct cache_entry *e = store && out->error == CALL_OK &&
+					out->result != NULL
+					? entry_new(key, out->result)
+					: NULL;
 	pthread_mutex_lock(&c->lock);
 	/* Stored before the flight lands, so no request can miss between the
 	 * two. */
-	if (store && out->error == CALL_OK && out->result != NULL)
-		(void)locked_put(c, key, out->result, max_age_ms, *age_ms);
+	if (e != NULL)
+		locked_insert(c, e, max_age_ms, *age_ms);
 	for (struct cache_flight **p = &c->flights; *p != NULL; p = &(*p)->next)
 		if (*p == f) {
 			*p = f->next;

@@ -82,20 +82,26 @@ char *
 cache_key(const struct cache *cache, const char *operation,
 	  const cJSON *params);
 
-/* A copy of the entry, if one exists younger than both its own lifetime
- * and max_age_ms; *age_ms says how old.  An expired entry is dropped. */
+/* Entries are kept as serialised JSON text.  What the getters return is a
+ * cJSON Raw item holding that text (the caller deletes it): it prints as
+ * is, so a hit is answered without parsing or printing a tree; parse
+ * valuestring where the members are needed. */
+
+/* The entry, if one exists younger than both its own lifetime and
+ * max_age_ms; *age_ms says how old.  An expired entry is dropped. */
 cJSON *
 cache_get(struct cache *cache, const char *key, long max_age_ms,
 	  long *age_ms);
 
-/* A copy of the entry whatever its age (with keep_stale, expired entries
+/* The entry whatever its age (with keep_stale, expired entries
  * stay until evicted), for answering when the upstream may not be called;
  * NULL when there is none. */
 cJSON *
 cache_get_stale(struct cache *cache, const char *key, long *age_ms);
 
-/* Store a copy of value under key for max_age_ms, evicting the least
- * recently used entry when full.  Returns 0, or -1 when out of memory. */
+/* Store value (a tree, or a Raw item of JSON text) under key for
+ * max_age_ms, evicting the least recently used entry when full, and
+ * publish it to the remote, if any.  Returns 0, or -1 when out of memory. */
 int
 cache_put(struct cache *cache, const char *key, const cJSON *value,
 	  long max_age_ms);
@@ -123,8 +129,8 @@ enum cache_status {
  * the result appears (KEY, or "result:KEY" when store is false) or the
  * marker goes, at most max_retries times.  After fetch it publishes a
  * success and always deletes its marker, failure included.  out is filled as
- * engine_call fills it (the caller owns out->result); *age_ms is the hit's
- * age, else 0. */
+ * engine_call fills it (the caller owns out->result; a hit's is a Raw
+ * item, see above); *age_ms is the hit's age, else 0. */
 enum cache_status
 cache_fetch(struct cache *cache, const char *key, long max_age_ms, bool store,
 	    cache_fetch_fn fetch, void *user, struct call_outcome *out,

@@ -1,26 +1,32 @@
-/* dcproxyd: the host service.  libmicrohttpd in thread-per-connection mode
- * in front of the engine, with the local cache, request coalescing and the
- * server rate limit.  Every request runs on its connection's thread; shared
+/* dcproxyd: the host service.  libmicrohttpd in front of the engine, with
+ * the local cache, request coalescing and the server rate limit; shared
  * state lives in struct daemon (engine, cache and limiter are thread-safe).
  *
- * Thread per connection, not a pool: an upstream call blocks its thread for
- * up to API_TIMEOUT (retries included), and a pool of N threads would let N
- * slow calls stall every cached answer behind them.  DCPROXYD_MAX_CONNECTIONS
- * bounds the threads.  Signals: SIGINT, SIGTERM and SIGHUP are blocked in
- * every thread and taken by sigwait in main, so no handler and no global
- * exist.  SIGHUP swaps the settings and engine as one refcounted
- * generation; each request pins the one it began with (see generation).
+ * Two kinds of thread.  libmicrohttpd's pool (one epoll loop per CPU)
+ * reads requests and answers everything that cannot block: cache hits,
+ * refusals, /healthz.  A request that would block (an upstream call, a
+ * Redis round trip, a slow-down delay) is suspended and handed to the
+ * worker pool (workers.h), which grows to DCPROXYD_MAX_CONNECTIONS
+ * threads; when its answer is ready the connection resumes and the loop
+ * sends it.  So slow upstream calls never stall cached answers, and a
+ * cache hit costs no thread switch.  Signals: SIGINT, SIGTERM and SIGHUP
+ * are blocked in every thread and taken by sigwait in main, so no handler
+ * and no global exist.  SIGHUP swaps the settings and engine as one
+ * refcounted generation; each request pins the one it began with (see
+ * generation).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +51,7 @@
 #include "registry.h"
 #include "router.h"
 #include "warmer.h"
+#include "workers.h"
 
 #ifndef DCPROXYD_DEFAULT_CONFIG
 #define DCPROXYD_DEFAULT_CONFIG "/etc/dcproxy/dcproxyd.ini"
@@ -77,6 +84,7 @@ struct daemon {
 	struct cache_remote remote;     /* the cache's view of redis */
 	struct logger logger;
 	struct MHD_Daemon *mhd;
+	struct workers *workers;    /* run the requests that block */
 	struct daemon_metrics *metrics; /* NULL: metrics disabled */
 	struct MHD_Daemon *metrics_mhd; /* the METRICS_PORT listener */
 	char *metrics_path;         /* /metrics or BASE_URL + metrics */
@@ -100,10 +108,28 @@ struct request {
 	char *body;
 	size_t len, cap;
 	bool too_large;
-	bool answered;              /* a response is queued already */
+	bool answered;              /* routed already */
 	int64_t started;
 	double started_s;           /* monotonic, for the latency histogram */
 	char id[80];
+	cJSON *query;               /* GET arguments (read on the loop's thread) */
+	/* The answer, built by a route and queued by daemon_access. */
+	unsigned status;
+	struct MHD_Response *response;
+	/* Handed to a worker: what it needs once the callback has returned. */
+	struct work work;
+	struct daemon *d;
+	struct MHD_Connection *conn;
+	char *method, *path;
+	bool probe_ready;           /* /readyz, not an operation */
+	long delay_ms;              /* slow-down to sleep first */
+};
+
+/* What a route did with a request. */
+enum routed {
+	ROUTED,                     /* req->response is the answer */
+	ROUTE_BLOCKS,               /* must run on a worker */
+	ROUTE_FAILED,               /* out of memory: drop the connection */
 };
 
 /* What answering an operation produced, for the headers. */
@@ -163,24 +189,32 @@ monotonic_s(void)
 
 /* ---- responses ---- */
 
-static enum MHD_Result
-reply_json(struct daemon *d, struct MHD_Connection *conn, unsigned status,
+/* Build the answer into req->status and req->response; doc is consumed.
+ * A Raw doc (a cache hit) is sent as it is. */
+static enum routed
+reply_json(struct daemon *d, struct request *req, unsigned status,
 	   cJSON *doc, const struct reply_headers *h)
 {
-	char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+	char *text;
+	if (cJSON_IsRaw(doc)) {
+		text = doc->valuestring;
+		doc->valuestring = NULL;
+	} else {
+		text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+	}
 	cJSON_Delete(doc);
 	if (text == NULL) {
 		static const char oom[] = "{\"error\":\"out of memory\"}";
 		text = strdup(oom);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		if (text == NULL)
-			return MHD_NO;
+			return ROUTE_FAILED;
 	}
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(text);
-		return MHD_NO;
+		return ROUTE_FAILED;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/json");
@@ -199,23 +233,35 @@ reply_json(struct daemon *d, struct MHD_Connection *conn, unsigned status,
 	/* Draining: keep-alive clients must reconnect to another instance. */
 	if (atomic_load(&d->stopping))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-	enum MHD_Result rc = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
+	req->status = status;
+	req->response = resp;
+	return ROUTED;
+}
+
+/* Queue what a route built. */
+static enum MHD_Result
+queue_answer(struct MHD_Connection *conn, struct request *req)
+{
+	if (req->response == NULL)
+		return MHD_NO;
+	enum MHD_Result rc = MHD_queue_response(conn, req->status,
+						req->response);
+	MHD_destroy_response(req->response);
+	req->response = NULL;
 	return rc;
 }
 
 /* {"error": MESSAGE, "error_kind": KIND}, logged like an operation. */
-static enum MHD_Result
-reply_refusal(struct daemon *d, struct MHD_Connection *conn,
-	      struct request *req, unsigned status, enum call_error error,
-	      const char *kind, const struct reply_headers *h,
-	      const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static enum routed
+reply_refusal(struct daemon *d, struct request *req, unsigned status,
+	      enum call_error error, const char *kind,
+	      const struct reply_headers *h, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
-static enum MHD_Result
-reply_refusal(struct daemon *d, struct MHD_Connection *conn,
-	      struct request *req, unsigned status, enum call_error error,
-	      const char *kind, const struct reply_headers *h,
-	      const char *fmt, ...)
+static enum routed
+reply_refusal(struct daemon *d, struct request *req, unsigned status,
+	      enum call_error error, const char *kind,
+	      const struct reply_headers *h, const char *fmt, ...)
 {
 	const struct generation *g = req->gen;
 	char text[512];
@@ -239,7 +285,7 @@ reply_refusal(struct daemon *d, struct MHD_Connection *conn,
 			       engine_settings(g->engine)->environment,
 			       kind != NULL ? kind : call_error_name(error),
 			       monotonic_s() - req->started_s);
-	return reply_json(d, conn, status, out.result, h);
+	return reply_json(d, req, status, out.result, h);
 }
 
 /* ---- answering an operation through the cache ---- */
@@ -367,13 +413,37 @@ provider_fallback(struct daemon *d, const struct call_context *ctx,
 	daemon_metrics_provider_limited(d->metrics, "stale");
 }
 
+static void
+served_clear(struct served *s)
+{
+	cJSON_Delete(s->out.result);
+	free(s->key);
+}
+
+/* Served successfully from a cacheable operation: keep it warm.  A stale
+ * answer subscribes too: the warmer refreshes it when the provider limit
+ * allows. */
+static void
+keep_warm(struct daemon *d, const struct generation *g,
+	  const char *operation, const cJSON *params, long max_age,
+	  const struct served *s)
+{
+	if (d->warmer == NULL || s->out.error != CALL_OK)
+		return;
+	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(params, "maxAge");
+	(void)warmer_touch(d->warmer, s->key, operation, params, max_age,
+			   asked != NULL && max_age != g->config->cache_max_age_ms);
+}
+
 /* Run operation with params: from the cache when it may be cached and is
  * there, else through one engine_call shared by identical concurrent
- * requests (cacheable or not: twenty identical ensure-data make one sync). */
-static void
+ * requests (cacheable or not: twenty identical ensure-data make one sync).
+ * Unless may_block, only a local cache hit is served: false then means
+ * the request must go to a worker, and s holds nothing. */
+static bool
 daemon_serve(struct daemon *d, const struct generation *g,
 	     const char *operation, const cJSON *params,
-	     const struct call_context *ctx, int64_t started,
+	     const struct call_context *ctx, int64_t started, bool may_block,
 	     struct served *s)
 {
 	const struct reg_operation *op =
@@ -387,6 +457,25 @@ daemon_serve(struct daemon *d, const struct generation *g,
 	s->x_cache = "BYPASS";
 
 	long max_age = op != NULL ? cache_request_max_age(d->cache, params) : -1;
+	bool store = op != NULL && g->config->cache_enabled && op->cache;
+	if (!may_block) {
+		if (!store || max_age < 0)
+			return false;
+		s->key = cache_key(d->cache, operation, params);
+		s->out.result = s->key != NULL ? cache_get(d->cache, s->key,
+							   max_age, &s->age_ms)
+					       : NULL;
+		if (s->out.result == NULL) {
+			served_clear(s);
+			memset(s, 0, sizeof *s);
+			return false;
+		}
+		s->x_cache = "HIT";
+		keep_warm(d, g, operation, params, max_age, s);
+		engine_record(g->engine, operation, ctx, started, &s->out);
+		return true;
+	}
+
 	s->key = max_age >= 0 ? cache_key(d->cache, operation, params) : NULL;
 	if (s->key == NULL) {
 		/* Unknown operation, maxAge < 0, or no key: no cache at all. */
@@ -394,10 +483,9 @@ daemon_serve(struct daemon *d, const struct generation *g,
 		provider_fallback(d, ctx, false, s);
 		if (args.limited)
 			engine_record(g->engine, operation, ctx, started, &s->out);
-		return;
+		return true;
 	}
 	args.key = s->key;
-	bool store = g->config->cache_enabled && op->cache;
 	enum cache_status status = cache_fetch(d->cache, s->key, max_age, store,
 					       fetch_from_engine, &args,
 					       &s->out, &s->age_ms);
@@ -405,26 +493,13 @@ daemon_serve(struct daemon *d, const struct generation *g,
 		s->x_cache = cache_status_name(status);
 	s->coalesced = status == CACHE_COALESCED;
 	provider_fallback(d, ctx, store, s);
-	/* Served successfully from a cacheable operation: keep it warm.  A
-	 * stale answer subscribes too: the warmer refreshes it when the
-	 * provider limit allows. */
-	if (store && d->warmer != NULL && s->out.error == CALL_OK) {
-		const cJSON *asked = cJSON_GetObjectItemCaseSensitive(params,
-								      "maxAge");
-		(void)warmer_touch(d->warmer, s->key, operation, params, max_age,
-				   asked != NULL && max_age != g->config->cache_max_age_ms);
-	}
+	if (store)
+		keep_warm(d, g, operation, params, max_age, s);
 	/* A hit, a coalesced answer or a limited one ran no engine_call of
 	 * its own: log it all the same, one line per request. */
 	if (status != CACHE_MISS || args.limited)
 		engine_record(g->engine, operation, ctx, started, &s->out);
-}
-
-static void
-served_clear(struct served *s)
-{
-	cJSON_Delete(s->out.result);
-	free(s->key);
+	return true;
 }
 
 /* Prometheus samples for one answered operation.  Labels come from the
@@ -463,15 +538,23 @@ observe_served(struct daemon *d, const struct request *req,
 					(double)s->out.latency_ms / 1000.0);
 }
 
-/* With API_VERBOSE or DEBUG, say how the answer was produced. */
-static void
-add_meta(const struct generation *g, cJSON *doc, const struct served *s)
+/* With API_VERBOSE or DEBUG, say how the answer was produced: doc, or
+ * what replaced it (a hit's Raw text is parsed to take the member). */
+static cJSON *
+with_meta(const struct generation *g, cJSON *doc, const struct served *s)
 {
-	if (!(g->config->api_verbose || g->config->debug) || !cJSON_IsObject(doc))
-		return;
-	cJSON *meta = cJSON_CreateObject();
+	if (!(g->config->api_verbose || g->config->debug))
+		return doc;
+	if (cJSON_IsRaw(doc)) {
+		cJSON *tree = cJSON_Parse(doc->valuestring);
+		if (tree == NULL)
+			return doc;
+		cJSON_Delete(doc);
+		doc = tree;
+	}
+	cJSON *meta = cJSON_IsObject(doc) ? cJSON_CreateObject() : NULL;
 	if (meta == NULL)
-		return;
+		return doc;
 	cJSON_AddStringToObject(meta, "cache", s->x_cache);
 	cJSON_AddNumberToObject(meta, "age_ms", (double)s->age_ms);
 	cJSON_AddBoolToObject(meta, "coalesced", s->coalesced);
@@ -479,6 +562,7 @@ add_meta(const struct generation *g, cJSON *doc, const struct served *s)
 		cJSON_AddStringToObject(meta, "key", s->key);
 	cJSON_AddStringToObject(meta, "instance", g->config->uuid);
 	cJSON_AddItemToObject(doc, "meta", meta);
+	return doc;
 }
 
 /* ---- routes ---- */
@@ -500,9 +584,9 @@ query_to_object(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-static enum MHD_Result
-route_event(struct daemon *d, struct MHD_Connection *conn,
-	    struct request *req, const struct call_context *ctx)
+static enum routed
+route_event(struct daemon *d, struct request *req,
+	    const struct call_context *ctx, bool may_block)
 {
 	const struct generation *g = req->gen;
 	struct event ev;
@@ -519,68 +603,76 @@ route_event(struct daemon *d, struct MHD_Connection *conn,
 				       engine_settings(g->engine)->environment,
 				       call_error_name(CALL_BAD_EVENT),
 				       monotonic_s() - req->started_s);
-		return reply_json(d, conn, MHD_HTTP_OK, envelope, NULL);
+		return reply_json(d, req, MHD_HTTP_OK, envelope, NULL);
 	}
 	struct served s;
-	daemon_serve(d, g, ev.operation, ev.params, ctx, req->started, &s);
+	if (!daemon_serve(d, g, ev.operation, ev.params, ctx, req->started,
+			  may_block, &s)) {
+		event_free(&ev);
+		return ROUTE_BLOCKS;
+	}
 	observe_served(d, req, ev.operation, &s);
 	cJSON *envelope = envelope_wrap(ev.operation, s.out.result,
 					engine_settings(g->engine)->environment);
 	s.out.result = NULL;
-	add_meta(g, envelope, &s);
+	envelope = with_meta(g, envelope, &s);
 	struct reply_headers h = { .served = &s,
 				   .retry_after_s = s.retry_after_s };
-	enum MHD_Result rc = reply_json(d, conn, MHD_HTTP_OK, envelope, &h);
+	enum routed rc = reply_json(d, req, MHD_HTTP_OK, envelope, &h);
 	event_free(&ev);
 	served_clear(&s);
 	return rc;
 }
 
-static enum MHD_Result
-route_operation(struct daemon *d, struct MHD_Connection *conn,
-		struct request *req, const struct reg_operation *op,
-		const char *method, const struct call_context *ctx)
+static enum routed
+route_operation(struct daemon *d, struct request *req,
+		const struct reg_operation *op, const char *method,
+		const struct call_context *ctx, bool may_block)
 {
 	const struct generation *g = req->gen;
-	cJSON *params;
+	cJSON *own = NULL;
+	const cJSON *params;
 	if (strcmp(method, "POST") == 0 && req->len > 0) {
-		params = cJSON_ParseWithLength(req->body, req->len);
+		params = own = cJSON_ParseWithLength(req->body, req->len);
 		if (!cJSON_IsObject(params)) {
-			cJSON_Delete(params);
-			return reply_refusal(d, conn, req, MHD_HTTP_BAD_REQUEST,
+			cJSON_Delete(own);
+			return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST,
 					     CALL_BAD_EVENT, NULL, NULL,
 					     "%s %s: the body must be a JSON object of params",
 					     method, op->route);
 		}
+	} else if (req->query != NULL) {
+		params = req->query;
 	} else {
-		params = cJSON_CreateObject();
-		if (params != NULL && strcmp(method, "GET") == 0)
-			MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
-						  query_to_object, params);
+		params = own = cJSON_CreateObject();
 	}
 	if (params == NULL)
-		return MHD_NO;
+		return ROUTE_FAILED;
 
 	struct served s;
-	daemon_serve(d, g, op->name, params, ctx, req->started, &s);
+	if (!daemon_serve(d, g, op->name, params, ctx, req->started, may_block,
+			  &s)) {
+		cJSON_Delete(own);
+		return ROUTE_BLOCKS;
+	}
 	observe_served(d, req, op->name, &s);
 	unsigned status = (unsigned)router_http_status(&s.out);
-	cJSON *result = s.out.result;
+	cJSON *result = with_meta(g, s.out.result, &s);
 	s.out.result = NULL;
-	add_meta(g, result, &s);
 	struct reply_headers h = { .served = &s,
 				   .retry_after_s = s.retry_after_s };
-	enum MHD_Result rc = reply_json(d, conn, status, result, &h);
-	cJSON_Delete(params);
+	enum routed rc = reply_json(d, req, status, result, &h);
+	cJSON_Delete(own);
 	served_clear(&s);
 	return rc;
 }
 
 /* /readyz: the registry has operations and health answers. */
-static enum MHD_Result
-route_ready(struct daemon *d, const struct generation *g,
-	    struct MHD_Connection *conn, const struct call_context *base_ctx)
+static enum routed
+route_ready(struct daemon *d, struct request *req,
+	    const struct call_context *base_ctx)
 {
+	const struct generation *g = req->gen;
 	const struct registry *reg = engine_registry(g->engine);
 	cJSON *doc = cJSON_CreateObject();
 	unsigned status = MHD_HTTP_OK;
@@ -609,7 +701,7 @@ route_ready(struct daemon *d, const struct generation *g,
 		cJSON_Delete(out.result);
 	}
 	cJSON_AddNumberToObject(doc, "operations", (double)reg->n_ops);
-	return reply_json(d, conn, status, doc, NULL);
+	return reply_json(d, req, status, doc, NULL);
 }
 
 static bool
@@ -650,34 +742,85 @@ api_key_matches(struct MHD_Connection *conn, const char *key)
 	return CRYPTO_memcmp(a, b, na) == 0;
 }
 
-static enum MHD_Result
+static struct call_context
+request_context(const struct request *req)
+{
+	return (struct call_context){
+		.request_id = req->id,
+		.deadline_ms = req->started + req->gen->config->api_timeout_ms,
+	};
+}
+
+/* The event route and the registry's routes: the part of routing that a
+ * worker runs again when the loop's try would block. */
+static enum routed
+route_operations(struct daemon *d, struct request *req, const char *method,
+		 const char *path, bool may_block)
+{
+	const struct generation *g = req->gen;
+	struct call_context ctx = request_context(req);
+	if (is_event_path(g, path)) {
+		if (strcmp(method, "POST") != 0)
+			return reply_refusal(d, req, MHD_HTTP_METHOD_NOT_ALLOWED,
+					     CALL_BAD_EVENT, "method_not_allowed",
+					     &(struct reply_headers){ .allow = "POST" },
+					     "%s %.200s: POST an event {\"operation\", \"params\"}",
+					     method, path);
+		return route_event(d, req, &ctx, may_block);
+	}
+
+	const struct reg_operation *op;
+	switch (router_match(engine_registry(g->engine), g->config->base_url,
+			     method, path, &op)) {
+	case ROUTE_NOT_FOUND:
+		return reply_refusal(d, req, MHD_HTTP_NOT_FOUND,
+				     CALL_UNKNOWN_OPERATION, "not_found", NULL,
+				     "No route for %s %.200s", method, path);
+	case ROUTE_WRONG_METHOD: {
+		char allow[ROUTER_ALLOW_LEN];
+		router_allowed_methods(engine_registry(g->engine),
+				       g->config->base_url, path, allow,
+				       sizeof allow);
+		return reply_refusal(d, req, MHD_HTTP_METHOD_NOT_ALLOWED,
+				     CALL_BAD_EVENT, "method_not_allowed",
+				     &(struct reply_headers){ .allow = allow },
+				     "%s %.200s: method not allowed, use %s",
+				     method, path, allow);
+	}
+	case ROUTE_FOUND:
+		break;
+	}
+	return route_operation(d, req, op, method, &ctx, may_block);
+}
+
+/* Everything up to the operation, on the loop's thread: probes, the API
+ * key, the server rate limit, the body limit. */
+static enum routed
 daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	     struct request *req, const char *method, const char *path)
 {
 	const struct generation *g = req->gen;
-	struct call_context ctx = { .request_id = req->id,
-				    .deadline_ms = req->started +
-						   g->config->api_timeout_ms };
 	bool get = strcmp(method, "GET") == 0;
 
 	if (is_probe(g, path, "healthz") || is_probe(g, path, "readyz")) {
 		if (!get)
-			return reply_refusal(d, conn, req,
-					     MHD_HTTP_METHOD_NOT_ALLOWED,
+			return reply_refusal(d, req, MHD_HTTP_METHOD_NOT_ALLOWED,
 					     CALL_BAD_EVENT, "method_not_allowed",
 					     &(struct reply_headers){ .allow = "GET" },
 					     "%s %.200s: use GET", method, path);
-		if (strstr(path, "readyz") != NULL)
-			return route_ready(d, g, conn, &ctx);
+		if (strstr(path, "readyz") != NULL) {
+			req->probe_ready = true; /* calls the upstream */
+			return ROUTE_BLOCKS;
+		}
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "status", "alive");
 		cJSON_AddStringToObject(doc, "instance", g->config->uuid);
-		return reply_json(d, conn, MHD_HTTP_OK, doc, NULL);
+		return reply_json(d, req, MHD_HTTP_OK, doc, NULL);
 	}
 
 	if (g->config->api_key[0] != '\0' &&
 	    !api_key_matches(conn, g->config->api_key))
-		return reply_refusal(d, conn, req, MHD_HTTP_UNAUTHORIZED,
+		return reply_refusal(d, req, MHD_HTTP_UNAUTHORIZED,
 				     CALL_BAD_EVENT, "unauthorized", NULL,
 				     "%s %.200s: missing or wrong X-API-Key header",
 				     method, path);
@@ -686,50 +829,78 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	if (!v.allowed) {
 		daemon_metrics_rate_limited(d->metrics);
 		/* The limiter keeps its start-up limit across reloads. */
-		return reply_refusal(d, conn, req, MHD_HTTP_TOO_MANY_REQUESTS,
+		return reply_refusal(d, req, MHD_HTTP_TOO_MANY_REQUESTS,
 			CALL_BAD_EVENT, "rate_limited",
 			&(struct reply_headers){ .retry_after_s = v.retry_after_s },
 			"Too many requests: at most %ld per %d s; retry in %ld s",
 			d->config.rate_limit_max, RATELIMIT_WINDOW_MS / 1000,
 			v.retry_after_s);
 	}
-	if (v.delay_ms > 0)
-		http_sleep_ms(v.delay_ms);
 
 	if (req->too_large)
-		return reply_refusal(d, conn, req, MHD_HTTP_CONTENT_TOO_LARGE,
+		return reply_refusal(d, req, MHD_HTTP_CONTENT_TOO_LARGE,
 				     CALL_BAD_EVENT, "body_too_large", NULL,
 				     "request body larger than %ld bytes",
 				     g->config->max_body_bytes);
 
-	if (is_event_path(g, path)) {
-		if (strcmp(method, "POST") != 0)
-			return reply_refusal(d, conn, req,
-					     MHD_HTTP_METHOD_NOT_ALLOWED,
-					     CALL_BAD_EVENT, "method_not_allowed",
-					     &(struct reply_headers){ .allow = "POST" },
-					     "%s %.200s: POST an event {\"operation\", \"params\"}",
-					     method, path);
-		return route_event(d, conn, req, &ctx);
+	/* The arguments are read here: a worker must not touch the
+	 * connection. */
+	if (get) {
+		req->query = cJSON_CreateObject();
+		if (req->query == NULL)
+			return ROUTE_FAILED;
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
+					  query_to_object, req->query);
 	}
+	if (v.delay_ms > 0) {
+		req->delay_ms = v.delay_ms; /* slowed down, on a worker */
+		return ROUTE_BLOCKS;
+	}
+	return route_operations(d, req, method, path, false);
+}
 
-	const struct reg_operation *op;
-	switch (router_match(engine_registry(g->engine), g->config->base_url,
-			     method, path, &op)) {
-	case ROUTE_NOT_FOUND:
-		return reply_refusal(d, conn, req, MHD_HTTP_NOT_FOUND,
-				     CALL_UNKNOWN_OPERATION, "not_found", NULL,
-				     "No route for %s %.200s", method, path);
-	case ROUTE_WRONG_METHOD:
-		return reply_refusal(d, conn, req, MHD_HTTP_METHOD_NOT_ALLOWED,
-				     CALL_BAD_EVENT, "method_not_allowed",
-				     &(struct reply_headers){ .allow = op->method },
-				     "%s %.200s: method not allowed, use %s",
-				     method, path, op->method);
-	case ROUTE_FOUND:
-		break;
+/* A worker's part: the route again, now allowed to block; then the loop
+ * takes the connection back and sends the answer. */
+static void
+request_run(struct work *work)
+{
+	struct request *req =
+		(struct request *)((char *)work - offsetof(struct request, work));
+	struct daemon *d = req->d;
+	if (req->probe_ready) {
+		struct call_context ctx = request_context(req);
+		(void)route_ready(d, req, &ctx);
+	} else {
+		if (req->delay_ms > 0)
+			http_sleep_ms(req->delay_ms);
+		(void)route_operations(d, req, req->method, req->path, true);
 	}
-	return route_operation(d, conn, req, op, method, &ctx);
+	/* ROUTE_FAILED leaves no response: daemon_access then drops the
+	 * connection. */
+	MHD_resume_connection(req->conn);
+}
+
+/* Suspend the connection and queue the request for a worker. */
+static enum MHD_Result
+request_defer(struct daemon *d, struct MHD_Connection *conn,
+	      struct request *req, const char *method, const char *path)
+{
+	req->d = d;
+	req->conn = conn;
+	req->method = strdup(method);
+	req->path = strdup(path);
+	req->work.run = request_run;
+	if (req->method == NULL || req->path == NULL)
+		return MHD_NO;
+	MHD_suspend_connection(conn);
+	if (workers_submit(d->workers, &req->work) != 0) {
+		MHD_resume_connection(conn);
+		if (reply_refusal(d, req, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  CALL_INTERNAL, "overloaded", NULL,
+				  "cannot start a worker thread") != ROUTED)
+			return MHD_NO;
+	}
+	return MHD_YES;
 }
 
 /* ---- libmicrohttpd callbacks ---- */
@@ -800,12 +971,12 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (length != NULL &&
 		    strtoull(length, NULL, 10) > (unsigned long long)req->gen->config->max_body_bytes) {
 			req->too_large = req->answered = true;
-			return reply_refusal(d, conn, req,
-					     MHD_HTTP_CONTENT_TOO_LARGE,
-					     CALL_BAD_EVENT, "body_too_large",
-					     NULL,
-					     "request body larger than %ld bytes",
-					     req->gen->config->max_body_bytes);
+			if (reply_refusal(d, req, MHD_HTTP_CONTENT_TOO_LARGE,
+					  CALL_BAD_EVENT, "body_too_large", NULL,
+					  "request body larger than %ld bytes",
+					  req->gen->config->max_body_bytes) != ROUTED)
+				return MHD_NO;
+			return queue_answer(conn, req);
 		}
 		return MHD_YES;
 	}
@@ -814,10 +985,22 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_size = 0;
 		return ok ? MHD_YES : MHD_NO;
 	}
-	if (req->answered)
-		return MHD_YES;
+	if (req->answered) {
+		/* Back from a worker: its answer, or none (out of memory). */
+		if (req->work.run != NULL)
+			return queue_answer(conn, req);
+		return MHD_YES; /* queued already: a refused body */
+	}
 	req->answered = true;
-	return daemon_route(d, conn, req, method, url);
+	switch (daemon_route(d, conn, req, method, url)) {
+	case ROUTED:
+		return queue_answer(conn, req);
+	case ROUTE_BLOCKS:
+		return request_defer(d, conn, req, method, url);
+	case ROUTE_FAILED:
+		break;
+	}
+	return MHD_NO;
 }
 
 static void
@@ -832,6 +1015,11 @@ daemon_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (req->gen != NULL)
 		gen_release(d, req->gen);
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	cJSON_Delete(req->query);
+	free(req->method);
+	free(req->path);
 	free(req->body);
 	free(req);
 	*con_cls = NULL;
@@ -882,15 +1070,23 @@ static int
 daemon_listen(struct daemon *d, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-			     MHD_USE_ERROR_LOG;
+	/* One event loop per CPU (epoll on Linux); suspend/resume hands the
+	 * requests that block to the workers. */
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD |
+			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (listen_address(d, d->config.port, &flags, &ai, err, errlen) != 0)
 		return -1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	d->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, daemon_access, d,
 		/* First, or MHD logs the others its own way. */
 		MHD_OPTION_EXTERNAL_LOGGER, daemon_mhd_log, d,
+		MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)(cpus > 1 ? cpus : 1),
+		/* Headers of up to about 12 KiB (bodies stream past it).  MHD
+		 * clears this much memory before every request: its 32 KiB
+		 * default costs a cache hit several percent. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)d->config.connection_timeout_s,
@@ -1031,14 +1227,8 @@ daemon_drain(struct daemon *d)
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
 
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += d->config.api_timeout_ms / 1000;
-	until.tv_nsec += (d->config.api_timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until =
+		http_clock_after(CLOCK_REALTIME, d->config.api_timeout_ms);
 	pthread_mutex_lock(&d->active_lock);
 	long waiting = d->active;
 	log_at(&scope, DCP_LOG_INFO,
@@ -1163,8 +1353,8 @@ daemon_provider_setup(struct daemon *d, char *err, size_t errlen)
  * generation's engine (pinned for the call, so SIGHUP may swap it), never
  * past the provider limit (a full limit skips this round). */
 static enum warmer_result
-daemon_warm_refresh(void *user, const char *key, const char *operation,
-		    const cJSON *params, long lifetime_ms)
+daemon_warm_refresh(void *user, const char *operation, const cJSON *params,
+		    long lifetime_ms)
 {
 	struct daemon *d = user;
 	if (d->provider != NULL &&
@@ -1175,9 +1365,11 @@ daemon_warm_refresh(void *user, const char *key, const char *operation,
 	struct call_outcome out = { 0 };
 	engine_call(g->engine, operation, params, &ctx, &out);
 	enum warmer_result r = WARMER_FAILED;
-	if (out.error == CALL_OK && out.result != NULL &&
+	char *key = cache_key(d->cache, operation, params);
+	if (out.error == CALL_OK && out.result != NULL && key != NULL &&
 	    cache_put(d->cache, key, out.result, lifetime_ms) == 0)
 		r = WARMER_REFRESHED;
+	free(key);
 	cJSON_Delete(out.result);
 	gen_release(d, g);
 	return r;
@@ -1358,6 +1550,13 @@ main(int argc, char **argv)
 	d->logger.out = stderr;
 	struct log_scope scope = { &d->logger, NULL, NULL };
 
+#ifdef M_ARENA_MAX
+	/* Cache entries are allocated on whichever thread fetched them.  With
+	 * glibc's default of up to eight arenas per CPU, each keeps its own
+	 * free space, and a burst of misses leaves megabytes stranded. */
+	mallopt(M_ARENA_MAX, 2);
+#endif
+
 	/* Blocked before any thread starts, so only sigwait sees them; reset
 	 * first, as a shell starts background jobs with SIGINT ignored. */
 	signal(SIGINT, SIG_DFL);
@@ -1446,6 +1645,13 @@ main(int argc, char **argv)
 		       d->config.host, minfo != NULL ? (unsigned)minfo->port : 0u,
 		       d->metrics_path);
 	}
+	/* Idle workers end after a few seconds: a burst's threads do not
+	 * outlive it, and starting one costs far less than an upstream call. */
+	d->workers = workers_new((size_t)d->config.max_connections, 5000);
+	if (d->workers == NULL) {
+		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
+		goto out;
+	}
 	if (daemon_listen(d, err, sizeof err) != 0) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
 		goto out;
@@ -1480,6 +1686,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 out:
+	/* Every request has finished: the workers are idle or gone. */
+	workers_free(d->workers);
 	/* Before the cache and the generation its refreshes use. */
 	warmer_free(d->warmer);
 	if (d->metrics_mhd != NULL)

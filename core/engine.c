@@ -118,11 +118,38 @@ host_invalid(dcp_call *call, const char *fmt, ...)
 	return DCP_INVALID;
 }
 
+/* The invocation this thread is running: call_run sets it for the call's
+ * duration (prepare, the upstream exchange, shape) so host_log can name
+ * the request on a plugin's own lines.
+ *
+ * Why a thread-local: host->log's ABI 1.0 signature carries only the
+ * operation handle, which the plugin keeps from init and which every
+ * concurrent call of that operation shares, so no argument can say which
+ * call a line belongs to; widening it, or asking plugins to use a new
+ * per-call entry, would leave every built plugin logging without the id.
+ * prepare and shape run synchronously on the thread that runs call_run, so
+ * "this thread's current call" is exact.  It points at call_run's own
+ * stack frame, is restored when call_run returns, and holds nothing another
+ * thread can see; lines from init, fini or a thread the plugin starts
+ * itself carry no request id, as before. */
+struct plugin_frame {
+	const struct dcp_operation *op;
+	const char *request_id;
+};
+
+static _Thread_local const struct plugin_frame *plugin_frame;
+
 static void
 host_log(const dcp_operation *op, enum dcp_log_level level, const char *fmt,
 	 ...)
 {
-	struct log_scope scope = { &op->engine->logger, NULL, op->reg->name };
+	/* Only the call's own operation: a plugin logging through another
+	 * operation's handle is not speaking for this request. */
+	const struct plugin_frame *frame = plugin_frame;
+	const char *request_id =
+		frame != NULL && frame->op == op ? frame->request_id : NULL;
+	struct log_scope scope = { &op->engine->logger, request_id,
+				   op->reg->name };
 	va_list ap;
 	va_start(ap, fmt);
 	log_va(&scope, level, fmt, ap);
@@ -480,6 +507,10 @@ call_run(struct engine *engine, struct dcp_operation *slot,
 	const struct reg_operation *op = slot->reg;
 	const struct dcp_plugin *desc = slot->plugin.desc;
 	struct dcp_call call = { .op = slot };
+	/* The plugin's own log lines during this call name its request. */
+	const struct plugin_frame frame = { slot, ctx->request_id };
+	const struct plugin_frame *outer = plugin_frame;
+	plugin_frame = &frame;
 
 	if (desc->prepare != NULL) {
 		int rc = desc->prepare(&engine->host, slot->plugin.state, &call,
@@ -538,6 +569,7 @@ call_run(struct engine *engine, struct dcp_operation *slot,
 	free(url);
 	free(body);
 done:
+	plugin_frame = outer;
 	free(call.query);
 	cJSON_Delete(call.body);
 }

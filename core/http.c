@@ -40,6 +40,20 @@ http_sleep_ms(long ms)
 		;
 }
 
+struct timespec
+http_clock_after(clockid_t clock, long ms)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 struct http_client *
 http_client_new(const char *user_agent)
 {

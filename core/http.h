@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct http_client;
 
@@ -71,6 +72,10 @@ http_now_ms(void);
 /* Sleep ms milliseconds, resuming after signals. */
 void
 http_sleep_ms(long ms);
+
+/* The time ms milliseconds from now on clock, for pthread_cond_timedwait. */
+struct timespec
+http_clock_after(clockid_t clock, long ms);
 
 /* A growing, NUL-terminated reply buffer for CURLOPT_WRITEFUNCTION =
  * http_buffer_write, CURLOPT_WRITEDATA = the buffer.  A reply past max

@@ -68,6 +68,7 @@ json_string_at(const cJSON *obj, const char *key)
 struct http_event {
 	const char *method;
 	const char *path;
+	const char *unstaged; /* path without a leading "/{stage}", or NULL */
 	const cJSON *query; /* object of strings, or NULL */
 	const char *body;   /* NULL when absent */
 	bool body_base64;
@@ -88,13 +89,17 @@ http_event_read(const cJSON *root, struct http_event *req,
 		if (req->path == NULL)
 			req->path = json_string_at(http, "path");
 		*kind = LAMBDA_EVENT_HTTP_V2;
-		/* A named stage prefixes rawPath: /prod/api/v1/health. */
+		/* On the default endpoint a named stage prefixes rawPath
+		 * (/prod/api/v1/health); through a custom domain it does not,
+		 * and the path may well begin with a segment named like the
+		 * stage.  Keep both: http_handle routes the path as given and
+		 * falls back to this only when that matches nothing. */
 		const char *stage = json_string_at(ctx, "stage");
 		size_t n = stage != NULL ? strlen(stage) : 0;
 		if (req->path != NULL && n > 0 && strcmp(stage, "$default") != 0 &&
 		    req->path[0] == '/' && strncmp(req->path + 1, stage, n) == 0 &&
 		    req->path[n + 1] == '/')
-			req->path += n + 1;
+			req->unstaged = req->path + n + 1;
 	} else {
 		req->method = json_string_at(root, "httpMethod");
 		req->path = json_string_at(root, "path");
@@ -210,20 +215,29 @@ http_handle(struct engine *engine, const cJSON *root,
 				   CALL_BAD_EVENT,
 				   "API Gateway event without a method and path");
 
+	const struct registry *reg = engine_registry(engine);
 	const struct reg_operation *op;
-	switch (router_match(engine_registry(engine), NULL, req.method,
-			     req.path, &op)) {
+	const char *path = req.path;
+	enum route_match match = router_match(reg, NULL, req.method, path, &op);
+	if (match == ROUTE_NOT_FOUND && req.unstaged != NULL) {
+		match = router_match(reg, NULL, req.method, req.unstaged, &op);
+		if (match != ROUTE_NOT_FOUND)
+			path = req.unstaged;
+	}
+	switch (match) {
 	case ROUTE_NOT_FOUND:
 		return http_refuse(engine, "unknown", ctx, started, 404,
 				   CALL_UNKNOWN_OPERATION,
 				   "No route for %s %.200s", req.method, req.path);
 	case ROUTE_WRONG_METHOD: {
+		char allow[ROUTER_ALLOW_LEN];
+		router_allowed_methods(reg, NULL, path, allow, sizeof allow);
 		memset(&out, 0, sizeof out);
 		call_outcome_fail(&out, CALL_BAD_EVENT,
 				  "%s %.200s: method not allowed, use %s",
-				  req.method, req.path, op->method);
+				  req.method, req.path, allow);
 		engine_record(engine, op->name, ctx, started, &out);
-		return http_answer(405, out.result, op->method);
+		return http_answer(405, out.result, allow);
 	}
 	case ROUTE_FOUND:
 		break;

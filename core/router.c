@@ -1,6 +1,7 @@
 /* router: REST routing shared by the front ends that speak HTTP. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "router.h"
@@ -47,6 +48,41 @@ router_match(const struct registry *reg, const char *base,
 		match = ROUTE_WRONG_METHOD;
 	}
 	return match;
+}
+
+/* Whether ops[i] is the first operation with its method on path, so
+ * each method is listed once. */
+static bool
+first_with_method(const struct registry *reg, size_t i, const char *rest)
+{
+	for (size_t j = 0; j < i; j++)
+		if (same_path(reg->ops[j].route, rest) &&
+		    strcmp(reg->ops[j].method, reg->ops[i].method) == 0)
+			return false;
+	return true;
+}
+
+const char *
+router_allowed_methods(const struct registry *reg, const char *base,
+		       const char *path, char *buf, size_t buflen)
+{
+	const char *rest = strip_base(base, path);
+	size_t used = 0;
+	buf[0] = '\0';
+	if (rest == NULL)
+		return buf;
+	for (size_t i = 0; i < reg->n_ops; i++) {
+		const char *method = reg->ops[i].method;
+		if (!same_path(reg->ops[i].route, rest) ||
+		    !first_with_method(reg, i, rest))
+			continue;
+		size_t need = (used > 0 ? 2 : 0) + strlen(method);
+		if (used + need >= buflen)
+			break; /* whole methods only */
+		used += (size_t)snprintf(buf + used, buflen - used, "%s%s",
+					 used > 0 ? ", " : "", method);
+	}
+	return buf;
 }
 
 int

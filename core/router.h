@@ -25,6 +25,19 @@ router_match(const struct registry *reg, const char *base,
 	     const char *method, const char *path,
 	     const struct reg_operation **op);
 
+/* Room for any Allow list router_allowed_methods writes: every method
+ * RFC 9110 defines, comma-separated, fits. */
+#define ROUTER_ALLOW_LEN 64
+
+/* The methods the registry accepts for path, matched as router_match does
+ * (base stripped, one trailing '/' ignored), for the Allow header of a 405:
+ * "GET, POST", in registry order, each once.  Writes only whole methods to
+ * buf (buflen > 0; ROUTER_ALLOW_LEN always suffices for GET and POST) and
+ * returns buf, which is "" when no operation has this path. */
+const char *
+router_allowed_methods(const struct registry *reg, const char *base,
+		       const char *path, char *buf, size_t buflen);
+
 /* The HTTP status a REST caller gets for an outcome. */
 int
 router_http_status(const struct call_outcome *out);

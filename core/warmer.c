@@ -13,10 +13,15 @@
 #include "http.h"
 #include "warmer.h"
 
+/* One allocation: the two strings follow the struct.  A subscription lives
+ * as long as its cache entry, so it is kept small: params as text, parsed
+ * for each refresh, and the key not at all, only its 64-bit hash (the
+ * refresh derives the key from operation and params again).  Two keys
+ * with one hash would share a subscription: one of them would go unwarmed,
+ * served by the ordinary miss path, never answered with the other's data. */
 struct sub {
-	char *key;
-	char *operation;
-	cJSON *params;
+	const char *operation;
+	const char *params;      /* serialised JSON object */
 	long lifetime_ms;        /* the entry's: what a refresh stores for */
 	long interval_ms;
 	int64_t due_ms;
@@ -24,6 +29,7 @@ struct sub {
 	long failures;           /* consecutive */
 	uint64_t hash;
 	struct sub *chain;
+	char text[];
 };
 
 struct warmer {
@@ -49,10 +55,24 @@ sub_hash(const char *key)
 static void
 sub_free(struct sub *s)
 {
-	free(s->key);
-	free(s->operation);
-	cJSON_Delete(s->params);
 	free(s);
+}
+
+static struct sub *
+sub_new(const char *operation, const cJSON *params)
+{
+	char *json = params != NULL ? cJSON_PrintUnformatted(params)
+				    : strdup("{}");
+	if (json == NULL)
+		return NULL;
+	size_t no = strlen(operation) + 1, np = strlen(json) + 1;
+	struct sub *n = calloc(1, sizeof *n + no + np);
+	if (n != NULL) {
+		n->operation = memcpy(n->text, operation, no);
+		n->params = memcpy(n->text + no, json, np);
+	}
+	free(json);
+	return n;
 }
 
 struct warmer *
@@ -100,14 +120,7 @@ warmer_thread(void *arg)
 			wait = 1000;
 		if (wait <= 0)
 			continue;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (wait % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = http_clock_after(CLOCK_MONOTONIC, wait);
 		pthread_cond_timedwait(&w->wake, &w->lock, &ts);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -168,7 +181,7 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 	pthread_mutex_lock(&w->lock);
 	struct sub **b = &w->buckets[h & (w->n_buckets - 1)];
 	for (struct sub *s = *b; s != NULL; s = s->chain)
-		if (s->hash == h && strcmp(s->key, key) == 0) {
+		if (s->hash == h) {
 			s->requested_ms = now;
 			pthread_mutex_unlock(&w->lock);
 			return 0;
@@ -180,17 +193,9 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 	pthread_mutex_unlock(&w->lock);
 
 	/* Copied outside the lock: params can be large. */
-	struct sub *n = calloc(1, sizeof *n);
+	struct sub *n = sub_new(operation, params);
 	if (n == NULL)
 		return -1;
-	n->key = strdup(key);
-	n->operation = strdup(operation);
-	n->params = params != NULL ? cJSON_Duplicate(params, 1)
-				   : cJSON_CreateObject();
-	if (n->key == NULL || n->operation == NULL || n->params == NULL) {
-		sub_free(n);
-		return -1;
-	}
 	n->hash = h;
 	n->lifetime_ms = lifetime_ms;
 	n->interval_ms = sub_interval(w, lifetime_ms, request_max_age);
@@ -199,7 +204,7 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 
 	pthread_mutex_lock(&w->lock);
 	for (struct sub *s = *b; s != NULL; s = s->chain)
-		if (s->hash == h && strcmp(s->key, key) == 0) {
+		if (s->hash == h) {
 			/* Another request subscribed it meanwhile. */
 			s->requested_ms = now;
 			pthread_mutex_unlock(&w->lock);
@@ -256,7 +261,7 @@ put_back(struct warmer *w, struct sub *s)
 {
 	struct sub **b = &w->buckets[s->hash & (w->n_buckets - 1)];
 	for (struct sub *t = *b; t != NULL; t = t->chain)
-		if (t->hash == s->hash && strcmp(t->key, s->key) == 0) {
+		if (t->hash == s->hash) {
 			if (s->requested_ms > t->requested_ms)
 				t->requested_ms = s->requested_ms;
 			sub_free(s);
@@ -280,9 +285,12 @@ warmer_run_due(struct warmer *w, int64_t now, int64_t *next_ms)
 	while (budget-- > 0 && !w->stopping &&
 	       (s = take_due(w, now, &next)) != NULL) {
 		pthread_mutex_unlock(&w->lock);
-		enum warmer_result r = w->o.refresh(w->o.user, s->key,
-						    s->operation, s->params,
-						    s->lifetime_ms);
+		cJSON *params = cJSON_Parse(s->params);
+		enum warmer_result r =
+			params != NULL ? w->o.refresh(w->o.user, s->operation,
+						      params, s->lifetime_ms)
+				       : WARMER_FAILED;
+		cJSON_Delete(params);
 		int64_t after = w->o.clock();
 		done++;
 		pthread_mutex_lock(&w->lock);

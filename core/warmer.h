@@ -18,9 +18,10 @@ enum warmer_result {
 	WARMER_SKIPPED,    /* not tried now (the provider limit is full) */
 };
 
-/* Refresh key by running operation with params and storing a success for
- * lifetime_ms.  Called on the warmer's thread with no lock held. */
-typedef enum warmer_result (*warmer_refresh_fn)(void *user, const char *key,
+/* Refresh the entry of operation with params (its key is derived from
+ * them, as for a request) and store a success for lifetime_ms.  Called on
+ * the warmer's thread with no lock held. */
+typedef enum warmer_result (*warmer_refresh_fn)(void *user,
 						 const char *operation,
 						 const cJSON *params,
 						 long lifetime_ms);
@@ -49,9 +50,10 @@ warmer_start(struct warmer *w);
 void
 warmer_free(struct warmer *w);
 
-/* A client was served key: subscribe (operation, params, lifetime_ms: the
- * entry's lifetime; request_max_age: true when the request set it) or
- * renew the subscription's TTL.  -1 when full or out of memory. */
+/* A client was served key, the cache key of operation with params:
+ * subscribe (lifetime_ms: the entry's lifetime; request_max_age: true when
+ * the request set it) or renew the subscription's TTL.  -1 when full or
+ * out of memory. */
 int
 warmer_touch(struct warmer *w, const char *key, const char *operation,
 	     const cJSON *params, long lifetime_ms, bool request_max_age);

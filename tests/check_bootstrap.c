@@ -722,6 +722,128 @@ START_TEST(test_http_case)
 }
 END_TEST
 
+/* An HTTP API event for method and rawPath at a named stage. */
+static void
+http_v2_at_stage(char *event, size_t len, const char *method,
+		 const char *path, const char *stage)
+{
+	snprintf(event, len,
+		 "{\"version\":\"2.0\",\"routeKey\":\"$default\","
+		 "\"rawPath\":\"%s\",\"rawQueryString\":\"\","
+		 "\"requestContext\":{\"http\":{\"method\":\"%s\","
+		 "\"path\":\"%s\"},\"routeKey\":\"$default\","
+		 "\"stage\":\"%s\"},\"isBase64Encoded\":false}",
+		 path, method, path, stage);
+}
+
+/* A stage named like the routes' first segment: through a custom domain
+ * rawPath has no stage prefix and must be routed as it is; on the default
+ * endpoint the prefix is there and is stripped. */
+START_TEST(test_http_v2_stage_named_like_path)
+{
+	static const struct {
+		const char *path;
+		int status;
+	} cases[] = {
+		{ "/api/v1/health", 200 },     /* custom domain */
+		{ "/api/api/v1/health", 200 }, /* default endpoint */
+		{ "/api/v1/health/", 200 },
+		{ "/api/api/v1/health/", 200 },
+		{ "/v1/health", 404 },
+		{ "/api/api/api/v1/health", 404 },
+	};
+	char event[1024];
+	start_bootstrap();
+	size_t upstream = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		http_v2_at_stage(event, sizeof event, "GET", cases[i].path, "api");
+		int status = invoke_http(event);
+		ck_assert_msg(status == cases[i].status, "%s: status %d, want %d: %s",
+			      cases[i].path, status, cases[i].status,
+			      outcome.body);
+		if (status != 200) {
+			ck_assert_str_eq(error_kind(http_body), "unknown_operation");
+			/* the path as the caller sent it */
+			char want[256];
+			snprintf(want, sizeof want, "No route for GET %s",
+				 cases[i].path);
+			assert_contains(cJSON_GetStringValue(field(http_body,
+								   "error")),
+					want);
+			continue;
+		}
+		assert_json(http_body, "{\"status\":\"healthy\","
+				       "\"service\":\"data-collection\"}");
+		ck_assert_uint_eq(standin_request_count(standin), upstream + 1);
+		ck_assert_str_eq(recorded(upstream)->path, "/api/v1/health");
+		upstream++;
+	}
+
+	/* a stage-prefixed path that exists for another method is a 405 */
+	http_v2_at_stage(event, sizeof event, "GET", "/api/api/v1/sync", "api");
+	ck_assert_int_eq(invoke_http(event), 405);
+	ck_assert_str_eq(cJSON_GetStringValue(field(field(answer, "headers"),
+						    "Allow")),
+			 "POST");
+	/* $default is never a prefix, even when a path starts with it */
+	http_v2_at_stage(event, sizeof event, "GET", "/$default/api/v1/health",
+			 "$default");
+	ck_assert_int_eq(invoke_http(event), 404);
+	ck_assert_uint_eq(standin_request_count(standin), upstream);
+}
+END_TEST
+
+/* Two operations on one path, one per method: a 405 names both in Allow. */
+START_TEST(test_http_allow_lists_every_method)
+{
+	char *registry = test_write_file(
+		dir, "operations.ini",
+		"[service data-collection]\nport = 8002\n"
+		"[operation health]\nplugin = health\nmethod = GET\n"
+		"route = /api/v1/health\nservice = data-collection\n"
+		"[operation poke]\nplugin = health\nmethod = POST\n"
+		"route = /api/v1/health\nservice = data-collection\n"
+		"[operation sync]\nplugin = ensure_data\nmethod = POST\n"
+		"route = /api/v1/sync\nservice = data-collection\n");
+	setenv("DCPROXY_REGISTRY", registry, 1);
+	free(registry);
+	start_bootstrap();
+	char event[1024];
+	static const char *const events[] = {
+		V1("PUT", "/api/v1/health", ""),
+		V2("DELETE", "/api/v1/health/", ""),
+		NULL, /* HTTP API at a named stage, filled below */
+	};
+	for (size_t i = 0; i < 3; i++) {
+		const char *e = events[i];
+		if (e == NULL) {
+			http_v2_at_stage(event, sizeof event, "PATCH",
+					 "/prod/api/v1/health", "prod");
+			e = event;
+		}
+		ck_assert_int_eq(invoke_http(e), 405);
+		ck_assert_str_eq(error_kind(http_body), "bad_event");
+		const char *allow = cJSON_GetStringValue(
+			field(field(answer, "headers"), "Allow"));
+		ck_assert_str_eq(allow != NULL ? allow : "(none)", "GET, POST");
+		assert_contains(cJSON_GetStringValue(field(http_body, "error")),
+				"method not allowed, use GET, POST");
+	}
+	/* a path with one method still names just that one */
+	ck_assert_int_eq(invoke_http(V1("GET", "/api/v1/sync", "")), 405);
+	ck_assert_str_eq(cJSON_GetStringValue(field(field(answer, "headers"),
+						    "Allow")),
+			 "POST");
+	/* both methods really route (the stand-in has no POST there) */
+	ck_assert_int_eq(invoke_http(V1("GET", "/api/v1/health", "")), 200);
+	ck_assert_int_eq(invoke_http(V1("POST", "/api/v1/health", "")), 404);
+	ck_assert_str_eq(error_kind(http_body), "upstream_client_error");
+	ck_assert_uint_eq(standin_request_count(standin), 2);
+	ck_assert_str_eq(recorded(1)->method, "POST");
+	ck_assert_str_eq(seen.path, "/api/v1/health");
+}
+END_TEST
+
 /* ---- upstream failures and deadlines ---- */
 
 START_TEST(test_upstream_recovers)
@@ -1492,6 +1614,8 @@ bootstrap_suite(void)
 	tc = tcase_new(s, "api_gateway");
 	tcase_add_test(tc, test_rest_v1_ohlcv);
 	tcase_add_test(tc, test_http_v2_stage);
+	tcase_add_test(tc, test_http_v2_stage_named_like_path);
+	tcase_add_test(tc, test_http_allow_lists_every_method);
 	tcase_add_test(tc, test_http_v2_sync_base64);
 	tcase_add_loop_test(tc, test_http_case, 0, N_OF(http_cases));
 

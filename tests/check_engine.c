@@ -925,6 +925,78 @@ START_TEST(test_call_deadline_past)
 }
 END_TEST
 
+/* A plugin's own log lines from prepare and shape (tests/plugins/broken.c's
+ * 'settings', which logs from both) carry the call's request id beside the
+ * engine's; its init line belongs to no call and carries none. */
+START_TEST(test_call_plugin_log_request_id)
+{
+	const char *plugins = getenv("TEST_PLUGIN_DIR");
+	ck_assert_msg(plugins != NULL, "TEST_PLUGIN_DIR is not set");
+	char *dir = test_tmpdir();
+	char ini[8192], err[1024];
+	snprintf(ini, sizeof ini,
+		 "%s[operation painted]\nplugin = %s/settings.so\n"
+		 "method = GET\nroute = /api/v1/health\n"
+		 "service = data-collection\ncolour = red\n",
+		 test_services_ini, plugins);
+	char *registry = test_write_file(dir, "operations.ini", ini);
+	FILE *logs = tmpfile();
+	ck_assert_ptr_nonnull(logs);
+	struct engine_options opts = { .registry = registry, .log_stream = logs };
+	engine_close(engine);
+	engine = engine_open(&opts, err, sizeof err);
+	ck_assert_msg(engine != NULL, "engine_open: %s", err);
+
+	struct call_context ctx = { .request_id = "c0ffee-1" };
+	struct call_outcome out;
+	engine_call(engine, "painted", NULL, &ctx, &out);
+	ck_assert_int_eq(out.error, CALL_OK);
+	assert_json(out.result,
+		    "{\"status\":\"healthy\",\"service\":\"data-collection\"}");
+	cJSON_Delete(out.result);
+
+	static const struct {
+		const char *msg, *request_id;
+	} want[] = {
+		{ "init: colour red", NULL },
+		{ "prepare: painting red for -", "c0ffee-1" },
+		{ "shape: painted red", "c0ffee-1" },
+		{ "ok in ", "c0ffee-1" },
+	};
+	const size_t n_want = sizeof want / sizeof want[0];
+	char line[4096];
+	size_t seen_lines = 0;
+	rewind(logs);
+	while (fgets(line, sizeof line, logs) != NULL) {
+		cJSON *doc = cJSON_Parse(line);
+		ck_assert_msg(doc != NULL, "not a JSON line: %s", line);
+		const char *msg = cJSON_GetStringValue(field(doc, "msg"));
+		const char *id = cJSON_GetStringValue(field(doc, "request_id"));
+		ck_assert_msg(seen_lines < n_want, "extra line %s", line);
+		ck_assert_msg(strncmp(msg, want[seen_lines].msg,
+				      strlen(want[seen_lines].msg)) == 0,
+			      "line %zu: %s", seen_lines, line);
+		if (want[seen_lines].request_id == NULL)
+			ck_assert_msg(id == NULL, "line %zu: %s", seen_lines, line);
+		else
+			ck_assert_msg(id != NULL &&
+					      strcmp(id, want[seen_lines].request_id) == 0,
+				      "line %zu: %s", seen_lines, line);
+		ck_assert_str_eq(cJSON_GetStringValue(field(doc, "operation")),
+				 "painted");
+		cJSON_Delete(doc);
+		seen_lines++;
+	}
+	ck_assert_uint_eq(seen_lines, n_want);
+	engine_close(engine);
+	engine = NULL;
+	fclose(logs);
+	free(registry);
+	test_rmdir(dir);
+	open_engine(); /* for teardown */
+}
+END_TEST
+
 START_TEST(test_sequential_calls_reuse_connection)
 {
 	/* sequential calls through one engine reuse its pooled connection */
@@ -1109,6 +1181,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_call_outcome);
 	tcase_add_test(tc, test_call_trace_id);
 	tcase_add_test(tc, test_call_deadline_past);
+	tcase_add_test(tc, test_call_plugin_log_request_id);
 	tcase_add_test(tc, test_sequential_calls_reuse_connection);
 
 	tc = tcase_new(s, "metrics");

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,35 @@ log_lines_with(const char *text)
 	while (fgets(line, sizeof line, log_file) != NULL)
 		n += strstr(line, text) != NULL;
 	return n;
+}
+
+/* The log lines whose msg starts with prefix, parsed, in order; caller
+ * deletes. */
+static cJSON *
+log_docs_with(const char *prefix)
+{
+	char line[8192];
+	cJSON *docs = cJSON_CreateArray();
+	fflush(log_file);
+	rewind(log_file);
+	while (fgets(line, sizeof line, log_file) != NULL) {
+		cJSON *doc = cJSON_Parse(line);
+		ck_assert_msg(doc != NULL, "not a JSON line: %s", line);
+		const char *msg = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(doc, "msg"));
+		if (msg != NULL && strncmp(msg, prefix, strlen(prefix)) == 0)
+			cJSON_AddItemToArray(docs, doc);
+		else
+			cJSON_Delete(doc);
+	}
+	fseek(log_file, 0, SEEK_END);
+	return docs;
+}
+
+static const char *
+doc_string(const cJSON *doc, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, key));
 }
 
 /* ---- descriptors and init ---- */
@@ -441,6 +471,112 @@ START_TEST(one_engine_all_failures)
 }
 END_TEST
 
+/* ---- a plugin's own log lines ---- */
+
+/* Lines a plugin logs through host->log while preparing a call carry the
+ * call's request id, as the engine's own lines do; lines from init, which
+ * belongs to no call, carry none, and neither does a call without one. */
+START_TEST(plugin_log_names_request)
+{
+	add_op("painted", "@settings", "colour = red\n");
+	open_engine();
+	static const char *const ids[] = { "req-paint-1", "req-paint-2", NULL };
+	for (size_t i = 0; i < 3; i++) {
+		struct call_context ctx = { .request_id = ids[i] };
+		struct call_outcome out;
+		engine_call(engine, "painted", NULL, &ctx, &out);
+		/* past prepare, as far as the closed port */
+		ck_assert_int_eq(out.error, CALL_CONNECTION);
+		cJSON_Delete(out.result);
+	}
+
+	cJSON *lines = log_docs_with("prepare: painting red");
+	ck_assert_int_eq(cJSON_GetArraySize(lines), 3);
+	for (int i = 0; i < 3; i++) {
+		const cJSON *line = cJSON_GetArrayItem(lines, i);
+		ck_assert_str_eq(doc_string(line, "operation"), "painted");
+		ck_assert_str_eq(doc_string(line, "level"), "info");
+		if (ids[i] != NULL)
+			ck_assert_str_eq(doc_string(line, "request_id") != NULL
+						 ? doc_string(line, "request_id")
+						 : "(none)",
+					 ids[i]);
+		else
+			ck_assert_ptr_null(doc_string(line, "request_id"));
+	}
+	cJSON_Delete(lines);
+
+	/* the engine's line for the same call names the same request */
+	lines = log_docs_with("connection: ");
+	ck_assert_int_eq(cJSON_GetArraySize(lines), 3);
+	ck_assert_str_eq(doc_string(cJSON_GetArrayItem(lines, 0), "request_id"),
+			 "req-paint-1");
+	cJSON_Delete(lines);
+
+	lines = log_docs_with("init: colour red");
+	ck_assert_int_eq(cJSON_GetArraySize(lines), 1);
+	ck_assert_ptr_null(doc_string(cJSON_GetArrayItem(lines, 0), "request_id"));
+	ck_assert_str_eq(doc_string(cJSON_GetArrayItem(lines, 0), "operation"),
+			 "painted");
+	cJSON_Delete(lines);
+}
+END_TEST
+
+#define PAINTERS 8
+#define PAINTS 25
+
+static void *
+paint_many(void *arg)
+{
+	const char *tag = arg;
+	for (int i = 0; i < PAINTS; i++) {
+		char id[64], params[64];
+		snprintf(id, sizeof id, "req-%s-%d", tag, i);
+		snprintf(params, sizeof params, "{\"tag\":\"%s-%d\"}", tag, i);
+		cJSON *p = cJSON_Parse(params);
+		struct call_context ctx = { .request_id = id };
+		struct call_outcome out;
+		engine_call(engine, "painted", p, &ctx, &out);
+		cJSON_Delete(out.result);
+		cJSON_Delete(p);
+	}
+	return NULL;
+}
+
+/* Concurrent calls of one operation share its handle, the only thing
+ * host->log is given: still, each line names its own call. */
+START_TEST(plugin_log_concurrent_calls)
+{
+	add_op("painted", "@settings", "colour = blue\n");
+	open_engine();
+	ck_assert_ptr_nonnull(engine_load_operation(engine, "painted", err,
+						    sizeof err));
+	static const char *const tags[PAINTERS] = { "a", "b", "c", "d",
+						    "e", "f", "g", "h" };
+	pthread_t threads[PAINTERS];
+	for (int i = 0; i < PAINTERS; i++)
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, paint_many,
+						(void *)tags[i]), 0);
+	for (int i = 0; i < PAINTERS; i++)
+		pthread_join(threads[i], NULL);
+
+	cJSON *lines = log_docs_with("prepare: painting blue for ");
+	ck_assert_int_eq(cJSON_GetArraySize(lines), PAINTERS * PAINTS);
+	const cJSON *line;
+	cJSON_ArrayForEach(line, lines) {
+		const char *msg = doc_string(line, "msg");
+		const char *id = doc_string(line, "request_id");
+		char want[64];
+		snprintf(want, sizeof want, "req-%s",
+			 msg + strlen("prepare: painting blue for "));
+		ck_assert_msg(id != NULL && strcmp(id, want) == 0,
+			      "'%s' logged with request id %s", msg,
+			      id != NULL ? id : "(none)");
+	}
+	cJSON_Delete(lines);
+}
+END_TEST
+
 static Suite *
 loader_suite(void)
 {
@@ -465,6 +601,13 @@ loader_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, undefined_service);
 	tcase_add_test(tc, one_engine_all_failures);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("plugin_log");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, plugin_log_names_request);
+	tcase_add_test(tc, plugin_log_concurrent_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* check_router: router_match over the in-tree registry and a scratch one
- * (base paths, trailing slashes, wrong methods, shared routes) and
- * router_http_status for every call_error.
+ * (base paths, trailing slashes, wrong methods, shared routes), the Allow
+ * list router_allowed_methods writes, and router_http_status for every
+ * call_error.
  */
 #include "config.h"
 
@@ -33,6 +34,20 @@ teardown(void)
 	if (loaded)
 		registry_free(&reg);
 	loaded = false;
+}
+
+/* Replace the fixture's registry with one read from ini text. */
+static void
+load_text(const char *ini)
+{
+	char *dir = test_tmpdir();
+	char err[1024];
+	char *path = test_write_file(dir, "operations.ini", ini);
+	teardown();
+	ck_assert_msg(registry_load(&reg, path, err, sizeof err) == 0, "%s", err);
+	loaded = true;
+	free(path);
+	test_rmdir(dir);
 }
 
 /* The name of the operation the match settled on, or "" for none. */
@@ -106,20 +121,12 @@ END_TEST
 /* Two operations on one path, one per method, as a REST resource has. */
 START_TEST(test_shared_route)
 {
-	char *dir = test_tmpdir();
-	char err[1024];
-	char *path = test_write_file(
-		dir, "operations.ini",
+	load_text(
 		"[service data-collection]\nport = 8002\n"
 		"[operation read]\nplugin = health\nmethod = GET\n"
 		"route = /api/v1/thing\nservice = data-collection\n"
 		"[operation write]\nplugin = health\nmethod = POST\n"
 		"route = /api/v1/thing\nservice = data-collection\n");
-	teardown();
-	ck_assert_msg(registry_load(&reg, path, err, sizeof err) == 0, "%s", err);
-	loaded = true;
-	free(path);
-	test_rmdir(dir);
 	ck_assert_uint_eq(reg.n_ops, 2);
 
 	enum route_match how;
@@ -134,6 +141,78 @@ START_TEST(test_shared_route)
 }
 END_TEST
 
+/* The Allow header of a 405 lists every method the path takes (RFC 9110
+ * section 15.5.6), not just the last operation router_match saw. */
+START_TEST(test_allowed_methods_shared_route)
+{
+	char allow[ROUTER_ALLOW_LEN];
+	load_text(
+		"[service data-collection]\nport = 8002\n"
+		"[operation read]\nplugin = health\nmethod = GET\n"
+		"route = /api/v1/thing\nservice = data-collection\n"
+		"[operation other]\nplugin = health\nmethod = GET\n"
+		"route = /api/v1/other\nservice = data-collection\n"
+		"[operation write]\nplugin = health\nmethod = POST\n"
+		"route = /api/v1/thing\nservice = data-collection\n"
+		"[operation reread]\nplugin = health\nmethod = GET\n"
+		"route = /api/v1/thing\nservice = data-collection\n");
+	ck_assert_uint_eq(reg.n_ops, 4);
+
+	/* a 405 on the shared path: both methods, each once */
+	enum route_match how;
+	match(NULL, "DELETE", "/api/v1/thing", &how);
+	ck_assert_int_eq(how, ROUTE_WRONG_METHOD);
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
+						allow, sizeof allow),
+			 "GET, POST");
+	/* the same matching as router_match: trailing slash, base */
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing/",
+						allow, sizeof allow),
+			 "GET, POST");
+	ck_assert_str_eq(router_allowed_methods(&reg, "/ea/", "/ea/api/v1/thing",
+						allow, sizeof allow),
+			 "GET, POST");
+	ck_assert_str_eq(router_allowed_methods(&reg, "/ea", "/api/v1/thing",
+						allow, sizeof allow),
+			 "");
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing//",
+						allow, sizeof allow),
+			 "");
+	/* a path of its own */
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/other",
+						allow, sizeof allow),
+			 "GET");
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/nope",
+						allow, sizeof allow),
+			 "");
+	/* a short buffer gets whole methods only */
+	char small[8];
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
+						small, sizeof small),
+			 "GET");
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
+						small, 3),
+			 "");
+}
+END_TEST
+
+/* Over the in-tree registry each path has one method. */
+START_TEST(test_allowed_methods_in_tree)
+{
+	char allow[ROUTER_ALLOW_LEN];
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/health",
+						allow, sizeof allow),
+			 "GET");
+	ck_assert_str_eq(router_allowed_methods(&reg, "/prod/ea",
+						"/prod/ea/api/v1/sync/", allow,
+						sizeof allow),
+			 "POST");
+	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/", allow,
+						sizeof allow),
+			 "");
+}
+END_TEST
+
 START_TEST(test_empty_registry)
 {
 	struct registry empty = { 0 };
@@ -141,6 +220,10 @@ START_TEST(test_empty_registry)
 	ck_assert_int_eq(router_match(&empty, NULL, "GET", "/api/v1/health", &op),
 			 ROUTE_NOT_FOUND);
 	ck_assert_ptr_null(op);
+	char allow[ROUTER_ALLOW_LEN];
+	ck_assert_str_eq(router_allowed_methods(&empty, NULL, "/api/v1/health",
+						allow, sizeof allow),
+			 "");
 }
 END_TEST
 
@@ -206,6 +289,8 @@ router_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_match, 0, N_OF(cases));
 	tcase_add_test(tc, test_shared_route);
+	tcase_add_test(tc, test_allowed_methods_shared_route);
+	tcase_add_test(tc, test_allowed_methods_in_tree);
 	tcase_add_test(tc, test_empty_registry);
 	suite_add_tcase(s, tc);
 

@@ -23,11 +23,10 @@ fake_clock(void)
 }
 
 static enum warmer_result
-fake_refresh(void *user, const char *key, const char *operation,
-	     const cJSON *params, long lifetime_ms)
+fake_refresh(void *user, const char *operation, const cJSON *params,
+	     long lifetime_ms)
 {
 	(void)user;
-	(void)key;
 	ck_assert_str_eq(operation, "health");
 	ck_assert(cJSON_IsObject(params));
 	last_lifetime = lifetime_ms;

@@ -69,7 +69,9 @@ struct dcp_host {
 	int (*invalid)(dcp_call *call, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 
-	/* Log a line attributed to the operation (call may be NULL in init). */
+	/* Log a line attributed to the operation.  A line logged from prepare
+	 * or shape, on the thread that called it, also carries the
+	 * invocation's request id. */
 	void (*log)(const dcp_operation *op, enum dcp_log_level level,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 };

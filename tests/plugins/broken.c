@@ -1,7 +1,9 @@
 /* broken: the test-only plugins check_loader expects the core to refuse, one
  * per BROKEN_* flag, plus 'settings', which is healthy but particular about
- * its one setting.  Never installed. */
+ * its one setting and logs through the host from init, prepare and shape.
+ * Never installed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <dcproxy/plugin.h>
@@ -36,13 +38,17 @@ const struct dcp_plugin dcproxy_plugin = {
 
 static const char *const colour_settings[] = { "colour", NULL };
 
+struct paint {
+	const dcp_operation *op; /* for host->log */
+	const char *colour;      /* the registry's, owned by the core */
+};
+
 /* Fails unless the registry handed it a colour it knows, which shows the
  * plugin really sees the section's values through the host table. */
 static int
 colour_init(const struct dcp_host *host, const dcp_operation *op,
 	    void **state, char *err, size_t errlen)
 {
-	(void)state;
 	const char *colour = host->setting(op, "colour");
 	if (colour == NULL || (strcmp(colour, "red") != 0 &&
 			       strcmp(colour, "blue") != 0)) {
@@ -50,7 +56,44 @@ colour_init(const struct dcp_host *host, const dcp_operation *op,
 			 colour != NULL ? colour : "(unset)");
 		return DCP_FAILED;
 	}
+	struct paint *paint = malloc(sizeof *paint);
+	if (paint == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return DCP_FAILED;
+	}
+	*paint = (struct paint){ op, colour };
+	*state = paint;
+	host->log(op, DCP_LOG_INFO, "init: colour %s", colour);
 	return DCP_OK;
+}
+
+static void
+colour_fini(void *state)
+{
+	free(state);
+}
+
+/* Takes any params; its log lines let the suites see what the core adds
+ * to a plugin's own lines during a call. */
+static int
+colour_prepare(const struct dcp_host *host, void *state, dcp_call *call,
+	       const cJSON *params)
+{
+	const struct paint *paint = state;
+	const char *tag = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(params, "tag"));
+	(void)call;
+	host->log(paint->op, DCP_LOG_INFO, "prepare: painting %s for %s",
+		  paint->colour, tag != NULL ? tag : "-");
+	return DCP_OK;
+}
+
+static cJSON *
+colour_shape(const struct dcp_host *host, void *state, cJSON *reply)
+{
+	const struct paint *paint = state;
+	host->log(paint->op, DCP_LOG_INFO, "shape: painted %s", paint->colour);
+	return reply;
 }
 
 const struct dcp_plugin dcproxy_plugin = {
@@ -60,6 +103,9 @@ const struct dcp_plugin dcproxy_plugin = {
 	.summary = "accepts only the 'colour' setting",
 	.settings = colour_settings,
 	.init = colour_init,
+	.fini = colour_fini,
+	.prepare = colour_prepare,
+	.shape = colour_shape,
 };
 
 #else
