@@ -29,13 +29,15 @@ is_file(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-void
-loader_locate(const char *plugin, const char *search_path, char *path,
-	      size_t pathlen)
+/* loader_locate, also saying whether the file exists: one access() per
+ * directory tried, so loader_open needs no second look. */
+static bool
+locate(const char *plugin, const char *search_path, char *path,
+       size_t pathlen)
 {
 	if (strchr(plugin, '/') != NULL) {
 		snprintf(path, pathlen, "%s", plugin);
-		return;
+		return is_file(path);
 	}
 	path[0] = '\0';
 	const char *dir = search_path;
@@ -46,13 +48,22 @@ loader_locate(const char *plugin, const char *search_path, char *path,
 			char candidate[4096];
 			snprintf(candidate, sizeof candidate, "%.*s/%s.so", dirlen,
 				 dir, plugin);
-			if (path[0] == '\0' || is_file(candidate))
+			bool found = is_file(candidate);
+			if (path[0] == '\0' || found)
 				snprintf(path, pathlen, "%s", candidate);
-			if (is_file(candidate))
-				return;
+			if (found)
+				return true;
 		}
 		dir = end != NULL ? end + 1 : NULL;
 	}
+	return false;
+}
+
+void
+loader_locate(const char *plugin, const char *search_path, char *path,
+	      size_t pathlen)
+{
+	(void)locate(plugin, search_path, path, pathlen);
 }
 
 /* Every key in the operation's section must be one the plugin reads. */
@@ -122,8 +133,7 @@ loader_open(struct loaded_plugin *lp, const struct reg_operation *op,
 {
 	char path[4096];
 	memset(lp, 0, sizeof *lp);
-	loader_locate(op->plugin, search_path, path, sizeof path);
-	if (!is_file(path)) {
+	if (!locate(op->plugin, search_path, path, sizeof path)) {
 		if (strchr(op->plugin, '/') != NULL)
 			snprintf(err, errlen,
 				 "%s: no such file: install the plugin or fix 'plugin' at %s:%d",

@@ -3,9 +3,10 @@
 # Layers unpack into /opt, so the build uses --prefix=/opt and the compiled-in
 # defaults are /opt/etc/dcproxy/operations.ini and /opt/lib/dcproxy.
 #
-#   dcproxy-core-layer.zip           bootstrap, lib/libdcproxy.so.0, every
-#                                    shared library AL2023 does not guarantee
-#                                    (all but glibc), etc/dcproxy/operations.ini
+#   dcproxy-core-layer.zip           bootstrap (the engine linked in), every
+#                                    shared library it needs that AL2023 does
+#                                    not guarantee (all but glibc) in lib/,
+#                                    etc/dcproxy/operations.ini
 #   dcproxy-op-NAME-layer.zip        lib/dcproxy/PLUGIN.so and
 #                                    etc/dcproxy/operations.d/NN-NAME.ini,
 #                                    one per installed drop-in
@@ -82,8 +83,6 @@ rm -rf "$layers"
 core=$layers/core
 mkdir -p "$core/lib" "$core/etc/dcproxy"
 cp "$opt/libexec/dcproxy/bootstrap" "$core/bootstrap"
-# The soname is the only name the loader asks for.
-cp -L "$opt/lib/libdcproxy.so.0" "$core/lib/libdcproxy.so.0"
 cp "$opt/etc/dcproxy/operations.ini" "$core/etc/dcproxy/"
 
 readelf -d "$core/bootstrap" | grep -q 'RPATH.*\$ORIGIN/lib' ||
@@ -104,15 +103,16 @@ closure() {
 	LD_LIBRARY_PATH=$2 ldd "$1" | awk '$2 == "=>" { print $1, $3 }'
 }
 
-for elf in "$core/bootstrap" "$core/lib/libdcproxy.so.0"; do
-	closure "$elf" "$opt/lib" >"$build/ldd.txt" || fail "ldd $elf failed"
-	while read -r name path; do
-		[ "$path" != not ] || fail "$(basename "$elf") needs $name: not found"
-		is_glibc "$name" && continue
-		[ -e "$core/lib/$name" ] && continue
-		cp -L "$path" "$core/lib/$name"
-	done <"$build/ldd.txt"
-done
+# bootstrap links the engine in (core/Makefile.inc), so libdcproxy.so is
+# not among them; plugins need nothing from it either.  The soname is the
+# only name the loader asks for.
+closure "$core/bootstrap" "$opt/lib" >"$build/ldd.txt" || fail "ldd bootstrap failed"
+while read -r name path; do
+	[ "$path" != not ] || fail "bootstrap needs $name: not found"
+	is_glibc "$name" && continue
+	[ -e "$core/lib/$name" ] && continue
+	cp -L "$path" "$core/lib/$name"
+done <"$build/ldd.txt"
 
 # One layer per drop-in, named after it and holding the plugin it names.
 found=0
