@@ -107,6 +107,7 @@ struct request {
 	struct generation *gen;     /* pinned for the request's life */
 	char *body;
 	size_t len, cap;
+	size_t declared;            /* Content-Length, 0 when not sent */
 	bool too_large;
 	bool answered;              /* routed already */
 	int64_t started;
@@ -933,7 +934,9 @@ body_append(struct request *req, const char *data, size_t n)
 		return true;
 	}
 	if (req->len + n + 1 > req->cap) {
-		size_t cap = req->cap ? req->cap : 4096;
+		/* Content-Length, when sent, sizes the buffer at once. */
+		size_t cap = req->cap ? req->cap
+			     : req->declared > 0 ? req->declared + 1 : 1024;
 		while (cap < req->len + n + 1)
 			cap *= 2;
 		char *grown = realloc(req->body, cap);
@@ -968,8 +971,9 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 		 * before MHD sends 100 Continue). */
 		const char *length = MHD_lookup_connection_value(
 			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length != NULL &&
-		    strtoull(length, NULL, 10) > (unsigned long long)req->gen->config->max_body_bytes) {
+		unsigned long long declared =
+			length != NULL ? strtoull(length, NULL, 10) : 0;
+		if (declared > (unsigned long long)req->gen->config->max_body_bytes) {
 			req->too_large = req->answered = true;
 			if (reply_refusal(d, req, MHD_HTTP_CONTENT_TOO_LARGE,
 					  CALL_BAD_EVENT, "body_too_large", NULL,
@@ -978,6 +982,7 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 				return MHD_NO;
 			return queue_answer(conn, req);
 		}
+		req->declared = (size_t)declared;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
