@@ -41,16 +41,17 @@ fail() {
 	exit 1
 }
 
-# free_port VAR: a loopback TCP port nothing listens on (nor handed out
-# before), into VAR.  Bounded: 1000 candidates.
+# free_port VAR: a loopback TCP port no socket uses (nor handed out
+# before), into VAR; below Linux's ephemeral range (32768 up), where wrk's
+# and curl's own connections would take it.  Bounded: 1000 candidates.
 taken=''
 free_port() {
-	p=$((20000 + $$ % 20000))
+	p=$((20000 + $$ % 11000))
 	n=0
 	while [ $n -lt 1000 ]; do
 		case " $taken " in
 		*" $p "*) ;;
-		*) [ -z "$(ss -Htln "sport = :$p")" ] && break ;;
+		*) [ -z "$(ss -Htan "sport = :$p")" ] && break ;;
 		esac
 		p=$((p + 1))
 		n=$((n + 1))
