@@ -1,5 +1,5 @@
-/* provider_limit: sliding windows over admitted calls' times (a ring per
- * window) in this process, or fixed windows counted in Redis when shared.
+/* provider_limit: sliding windows over admitted calls' times, a ring per
+ * window in this process, or a sorted set per window in Redis when shared.
  * One mutex per limiter, released before any Redis command.
  */
 #include "config.h"
@@ -9,10 +9,12 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -41,6 +43,8 @@ struct provider_limit {
 	struct window w[N_WINDOWS];
 	struct redis_client *redis;
 	char *prefix;
+	uint64_t instance;   /* random: names this process's calls in Redis */
+	atomic_ulong calls;
 };
 
 static long
@@ -176,6 +180,9 @@ provider_limit_new(const struct provider_capacity *cap,
 		return NULL;
 	pl->cap = *cap;
 	pl->redis = redis;
+	if (getrandom(&pl->instance, sizeof pl->instance, 0) !=
+	    (ssize_t)sizeof pl->instance)
+		pl->instance = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)pl;
 	const long caps[N_WINDOWS] = { cap->per_s, cap->per_m, cap->per_h };
 	bool ok = pthread_mutex_init(&pl->lock, NULL) == 0;
 	pl->prefix = strdup(prefix != NULL ? prefix : "ratelimit");
@@ -266,54 +273,61 @@ local_admit(struct provider_limit *pl, int64_t now)
 	return v;
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
+/* Shared sliding windows, like the local ones: a sorted set per window of
+ * the admitted calls' times, kept by one script, so that checking every
+ * window and recording the call is a single atomic step for all instances.
+ * Times come from Redis's clock, which every instance shares, not from
+ * theirs.  Returns the ms until the first full window has room, or 0 when
+ * the call was admitted (and recorded in every window). */
+static const char admit_script[] =
+	"if redis.replicate_commands then redis.replicate_commands() end\n"
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"for i = 1, #KEYS do\n"
+	"  local span, cap = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])\n"
+	"  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)\n"
+	"  if redis.call('ZCARD', KEYS[i]) >= cap then\n"
+	"    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')\n"
+	"    return math.max(1, tonumber(oldest[2]) + span - now)\n"
+	"  end\n"
+	"end\n"
+	"for i = 1, #KEYS do\n"
+	"  redis.call('ZADD', KEYS[i], now, ARGV[1])\n"
+	"  redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])\n"
+	"end\n"
+	"return 0\n";
 
-/* Shared fixed windows: INCR each window's counter; the first that goes
- * past its capacity refuses, and every counter taken is given back (DECR)
- * so refused callers retrying do not use up the larger windows.  0, or -1
- * when Redis is unavailable. */
+/* 0 with v filled, or -1 when Redis is unavailable. */
 static int
 redis_admit(struct provider_limit *pl, struct provider_verdict *v)
 {
-	int64_t now = wall_ms();
-	char keys[N_WINDOWS][256];
-	int taken = 0;
-	*v = (struct provider_verdict){ .allowed = true };
+	char keys[N_WINDOWS][256], args[1 + 2 * N_WINDOWS][32];
+	const char *keyv[N_WINDOWS], *argv[1 + 2 * N_WINDOWS];
+	int nkeys = 0;
+	/* A member no other call of any instance uses. */
+	snprintf(args[0], sizeof args[0], "%016" PRIx64 ":%lu", pl->instance,
+		 atomic_fetch_add(&pl->calls, 1));
+	argv[0] = args[0];
 	for (int i = 0; i < N_WINDOWS; i++) {
 		if (pl->w[i].cap == 0)
 			continue;
-		int64_t slice = now / window_span_ms[i];
-		snprintf(keys[i], sizeof keys[i], "%s:%s:%" PRId64, pl->prefix,
-			 window_name[i], slice);
-		long long n;
-		if (redis_incr_by(pl->redis, keys[i], 1, window_span_ms[i] + 1000,
-				  &n) != 0) {
-			v->allowed = false;
-			break;
-		}
-		taken |= 1 << i;
-		if (n > pl->w[i].cap) {
-			v->allowed = false;
-			v->retry_after_ms = (long)((slice + 1) * window_span_ms[i] - now);
-			break;
-		}
+		snprintf(keys[nkeys], sizeof keys[nkeys], "%s:%s", pl->prefix,
+			 window_name[i]);
+		snprintf(args[1 + 2 * nkeys], sizeof args[0], "%ld",
+			 window_span_ms[i]);
+		snprintf(args[2 + 2 * nkeys], sizeof args[0], "%ld",
+			 pl->w[i].cap);
+		keyv[nkeys] = keys[nkeys];
+		argv[1 + 2 * nkeys] = args[1 + 2 * nkeys];
+		argv[2 + 2 * nkeys] = args[2 + 2 * nkeys];
+		nkeys++;
 	}
-	if (!v->allowed)
-		for (int i = 0; i < N_WINDOWS; i++)
-			if (taken & (1 << i)) {
-				long long n;
-				(void)redis_incr_by(pl->redis, keys[i], -1, 0, &n);
-			}
-	if (!v->allowed && v->retry_after_ms == 0)
-		return -1; /* Redis failed midway */
-	if (!v->allowed && v->retry_after_ms < 1)
-		v->retry_after_ms = 1;
+	long long wait;
+	if (redis_eval_integer(pl->redis, admit_script, nkeys, keyv,
+			       1 + 2 * nkeys, argv, &wait) != 0)
+		return -1;
+	*v = (struct provider_verdict){ .allowed = wait == 0,
+					.retry_after_ms = (long)wait };
 	return 0;
 }
 

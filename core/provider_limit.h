@@ -40,9 +40,11 @@ provider_limits_load(const char *path, const char *provider, const char *tier,
 
 struct provider_limit;
 
-/* redis NULL: counted in this process; else a counter per window in Redis
- * under "PREFIX:1s|1m|1h:WINDOW" (INCR + PEXPIRE), with the local count
- * as the fallback while Redis is unavailable.  NULL when out of memory. */
+/* redis NULL: counted in this process; else in Redis, a sorted set of the
+ * admitted calls' times per window under "PREFIX:1s|1m|1h" (one script
+ * checks and records every window at once, on Redis's clock), with the
+ * local count as the fallback while Redis is unavailable.  NULL when out
+ * of memory. */
 struct provider_limit *
 provider_limit_new(const struct provider_capacity *cap,
 		   struct redis_client *redis, const char *prefix);

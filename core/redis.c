@@ -663,29 +663,31 @@ redis_del(struct redis_client *r, const char *key)
 }
 
 int
-redis_incr_by(struct redis_client *r, const char *key, long long delta,
-	      long ttl_ms, long long *value)
+redis_eval_integer(struct redis_client *r, const char *script, int nkeys,
+		   const char *const *keys, int nargs, const char *const *args,
+		   long long *value)
 {
-	char by[32], ttl[32];
-	snprintf(by, sizeof by, "%lld", delta);
-	const char *argv[] = { "INCRBY", key, by };
-	redisReply *reply = redis_run(r, 3, argv);
+	enum { MAX_ARGV = 16 };
+	const char *argv[MAX_ARGV];
+	char count[16];
+	if (3 + nkeys + nargs > MAX_ARGV)
+		return -1;
+	snprintf(count, sizeof count, "%d", nkeys);
+	int argc = 0;
+	argv[argc++] = "EVAL";
+	argv[argc++] = script;
+	argv[argc++] = count;
+	for (int i = 0; i < nkeys; i++)
+		argv[argc++] = keys[i];
+	for (int i = 0; i < nargs; i++)
+		argv[argc++] = args[i];
+	redisReply *reply = redis_run(r, argc, argv);
 	if (reply == NULL)
 		return -1;
 	int rc = reply->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (rc == 0)
 		*value = reply->integer;
 	freeReplyObject(reply);
-	/* The first increment creates the key: give it its lifetime.  Were
-	 * this PEXPIRE lost, the next INCRBY of 1 would not retry it, so the
-	 * window key name carries its slice and goes unused afterwards. */
-	if (rc == 0 && delta > 0 && *value == delta && ttl_ms > 0) {
-		snprintf(ttl, sizeof ttl, "%ld", ttl_ms);
-		const char *px[] = { "PEXPIRE", key, ttl };
-		reply = redis_run(r, 3, px);
-		if (reply != NULL)
-			freeReplyObject(reply);
-	}
 	return rc;
 }
 

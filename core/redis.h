@@ -76,11 +76,12 @@ redis_set(struct redis_client *r, const char *key, const char *value,
 int
 redis_del(struct redis_client *r, const char *key);
 
-/* INCRBY key delta into *value; when that created the key (the value
- * equals a positive delta), PEXPIRE it ttl_ms.  0, or -1. */
+/* EVAL script with nkeys keys and nargs arguments; an integer reply into
+ * *value.  0, or -1 (unavailable, or another reply). */
 int
-redis_incr_by(struct redis_client *r, const char *key, long long delta,
-	      long ttl_ms, long long *value);
+redis_eval_integer(struct redis_client *r, const char *script, int nkeys,
+		   const char *const *keys, int nargs, const char *const *args,
+		   long long *value);
 
 /* 1 when key exists, 0 when not. */
 int
