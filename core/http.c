@@ -187,6 +187,11 @@ http_attempt(struct http_client *client, CURL *curl,
 		const char *body = req->body != NULL ? req->body : "";
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		/* On a reused connection that turns out dead, libcurl resends
+		 * the request once by itself, uncounted; a POST (a sync) may
+		 * have side effects, so it gets a connection of its own and
+		 * every send is an attempt the retry policy sees. */
+		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
 	} else {
 		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	}

@@ -279,6 +279,26 @@ START_TEST(test_dropped_then_success)
 }
 END_TEST
 
+/* A POST on a kept-alive connection that the service drops is one attempt,
+ * as counted, and not a second one libcurl makes on its own: a sync may
+ * have side effects. */
+START_TEST(test_dropped_reused_post_not_resent)
+{
+	struct retry_policy p = policy(0, 10);
+	struct http_response resp;
+	ck_assert_int_eq(send_to(standin_url(standin), "POST", "/api/v1/sync",
+				 "{}", NULL, &p, &resp), 0);
+	http_response_clear(&resp);
+	standin_push_drop(standin);
+	ck_assert_int_eq(send_to(standin_url(standin), "POST", "/api/v1/sync",
+				 "{}", NULL, &p, &resp), -1);
+	ck_assert_int_eq(resp.failure, HTTP_TRANSPORT);
+	ck_assert_int_eq(resp.attempts, 1);
+	ck_assert_uint_eq(standin_request_count(standin), 2);
+	http_response_clear(&resp);
+}
+END_TEST
+
 static char *
 json_string_of(size_t total)
 {
@@ -610,6 +630,7 @@ http_suite(void)
 	tcase_add_test(tc, test_connection_refused);
 	tcase_add_test(tc, test_dropped_connection);
 	tcase_add_test(tc, test_dropped_then_success);
+	tcase_add_test(tc, test_dropped_reused_post_not_resent);
 	tcase_add_test(tc, test_reply_too_large);
 	tcase_add_test(tc, test_reply_at_the_limit);
 	suite_add_tcase(s, tc);
