@@ -829,12 +829,11 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	struct ratelimit_verdict v = ratelimit_admit(d->limiter, http_now_ms());
 	if (!v.allowed) {
 		daemon_metrics_rate_limited(d->metrics);
-		/* The limiter keeps its start-up limit across reloads. */
 		return reply_refusal(d, req, MHD_HTTP_TOO_MANY_REQUESTS,
 			CALL_BAD_EVENT, "rate_limited",
 			&(struct reply_headers){ .retry_after_s = v.retry_after_s },
 			"Too many requests: at most %ld per %d s; retry in %ld s",
-			d->config.rate_limit_max, RATELIMIT_WINDOW_MS / 1000,
+			g->config->rate_limit_max, RATELIMIT_WINDOW_MS / 1000,
 			v.retry_after_s);
 	}
 
@@ -1437,6 +1436,14 @@ daemon_reload(struct daemon *d)
 		gen_release(d, g);
 		return;
 	}
+	if (ratelimit_set(d->limiter, g->own.rate_limit_max,
+			  g->own.slow_down_factor, g->own.slow_down_delay_ms) != 0) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "reload refused, still serving the previous settings: out of memory");
+		g->refs = 1;
+		gen_release(d, g);
+		return;
+	}
 	g->refs = 1; /* the daemon's: it is current */
 	pthread_mutex_lock(&d->gen_lock);
 	struct generation *old = d->gen;
@@ -1445,7 +1452,7 @@ daemon_reload(struct daemon *d)
 	gen_release(d, old);
 	log_at(&scope, DCP_LOG_INFO,
 	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, LOG_LEVEL, "
-	       "CACHE_*, SERVER_*, RATE_LIMIT_*, WARMUP_*, METRICS_* and connection limits keep their "
+	       "CACHE_*, RATE_LIMIT_*, WARMUP_*, METRICS_* and connection limits keep their "
 	       "start-up values until a restart)",
 	       g->own.file != NULL ? g->own.file : "the environment",
 	       reg->path, reg->n_ops);

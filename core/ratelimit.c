@@ -24,17 +24,39 @@ ratelimit_new(long max, double factor, long delay_ms)
 	struct ratelimit *rl = calloc(1, sizeof *rl);
 	if (rl == NULL)
 		return NULL;
-	rl->max = max > 0 ? max : 0;
-	/* express-slow-down's delayAfter: this many pass, the next ones wait. */
-	rl->slow_after = (long)ceil(factor * (double)rl->max);
-	rl->delay_ms = delay_ms;
-	rl->ring = calloc((size_t)(rl->max > 0 ? rl->max : 1), sizeof *rl->ring);
-	if (rl->ring == NULL || pthread_mutex_init(&rl->lock, NULL) != 0) {
-		free(rl->ring);
+	if (pthread_mutex_init(&rl->lock, NULL) != 0) {
 		free(rl);
 		return NULL;
 	}
+	if (ratelimit_set(rl, max, factor, delay_ms) != 0) {
+		ratelimit_free(rl);
+		return NULL;
+	}
 	return rl;
+}
+
+int
+ratelimit_set(struct ratelimit *rl, long max, double factor, long delay_ms)
+{
+	max = max > 0 ? max : 0;
+	int64_t *ring = calloc((size_t)(max > 0 ? max : 1), sizeof *ring);
+	if (ring == NULL)
+		return -1;
+	pthread_mutex_lock(&rl->lock);
+	/* The newest arrivals that fit stay counted: a reload is no reset. */
+	long keep = rl->count < max ? rl->count : max;
+	for (long i = 0; i < keep; i++)
+		ring[i] = rl->ring[(rl->head + rl->count - keep + i) % rl->max];
+	free(rl->ring);
+	rl->ring = ring;
+	rl->head = 0;
+	rl->count = keep;
+	rl->max = max;
+	/* express-slow-down's delayAfter: this many pass, the next ones wait. */
+	rl->slow_after = (long)ceil(factor * (double)max);
+	rl->delay_ms = delay_ms;
+	pthread_mutex_unlock(&rl->lock);
+	return 0;
 }
 
 void
@@ -51,10 +73,11 @@ struct ratelimit_verdict
 ratelimit_admit(struct ratelimit *rl, int64_t now)
 {
 	struct ratelimit_verdict v = { .allowed = true };
-	if (rl->max == 0)
-		return v;
-
 	pthread_mutex_lock(&rl->lock);
+	if (rl->max == 0) {
+		pthread_mutex_unlock(&rl->lock);
+		return v;
+	}
 	while (rl->count > 0 &&
 	       rl->ring[rl->head] <= now - RATELIMIT_WINDOW_MS) {
 		rl->head = (rl->head + 1) % rl->max;

@@ -18,6 +18,12 @@ struct ratelimit;
 struct ratelimit *
 ratelimit_new(long max, double slow_down_factor, long slow_down_delay_ms);
 
+/* New limits (a reload); the arrivals already counted stay counted, as
+ * many as the new max holds.  0, or -1 when out of memory (unchanged). */
+int
+ratelimit_set(struct ratelimit *rl, long max, double slow_down_factor,
+	      long slow_down_delay_ms);
+
 void
 ratelimit_free(struct ratelimit *rl);
 

@@ -80,6 +80,34 @@ START_TEST(zero_means_unlimited)
 }
 END_TEST
 
+/* A reload's new limits keep the arrivals already counted, the newest
+ * first when the window shrinks. */
+START_TEST(set_keeps_what_was_counted)
+{
+	rl = ratelimit_new(10, 1.0, 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert(ratelimit_admit(rl, 1000 + i * 100).allowed);
+	/* 6 counted, 4 fit: the newest, from 1200 to 1500 */
+	ck_assert_int_eq(ratelimit_set(rl, 4, 0.5, 250), 0);
+	struct ratelimit_verdict v = ratelimit_admit(rl, 2000);
+	ck_assert(!v.allowed);
+	ck_assert_int_eq(v.in_window, 4);
+	/* 1200 leaves the window at 6200: one slot, delayed (factor 0.5) */
+	v = ratelimit_admit(rl, 6200);
+	ck_assert(v.allowed);
+	ck_assert_int_eq(v.delay_ms, 250);
+	ck_assert_int_eq(v.in_window, 4);
+	/* growing keeps all four and makes room */
+	ck_assert_int_eq(ratelimit_set(rl, 6, 1.0, 0), 0);
+	ck_assert_int_eq(ratelimit_admit(rl, 6201).in_window, 5);
+	ck_assert_int_eq(ratelimit_admit(rl, 6202).in_window, 6);
+	ck_assert(!ratelimit_admit(rl, 6203).allowed);
+	/* 0: unlimited from now on */
+	ck_assert_int_eq(ratelimit_set(rl, 0, 0.8, 500), 0);
+	ck_assert(ratelimit_admit(rl, 6204).allowed);
+}
+END_TEST
+
 #define N_THREADS 8
 #define PER_THREAD 200
 
@@ -119,6 +147,7 @@ ratelimit_suite(void)
 	tcase_add_test(tc, factor_one_never_slows);
 	tcase_add_test(tc, factor_zero_slows_all);
 	tcase_add_test(tc, zero_means_unlimited);
+	tcase_add_test(tc, set_keeps_what_was_counted);
 	tcase_add_test(tc, exact_under_concurrency);
 	suite_add_tcase(suite, tc);
 	return suite;
