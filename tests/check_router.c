@@ -36,6 +36,14 @@ teardown(void)
 	loaded = false;
 }
 
+/* The Allow list for path under base, from the fixture's registry. */
+static const char *
+allowed(const char *base, const char *path)
+{
+	static char buf[ROUTER_ALLOW_LEN];
+	return router_allowed_methods(&reg, base, path, buf, sizeof buf);
+}
+
 /* Replace the fixture's registry with one read from ini text. */
 static void
 load_text(const char *ini)
@@ -145,7 +153,6 @@ END_TEST
  * section 15.5.6), not just the last operation router_match saw. */
 START_TEST(test_allowed_methods_shared_route)
 {
-	char allow[ROUTER_ALLOW_LEN];
 	load_text(
 		"[service data-collection]\nport = 8002\n"
 		"[operation read]\nplugin = health\nmethod = GET\n"
@@ -162,29 +169,15 @@ START_TEST(test_allowed_methods_shared_route)
 	enum route_match how;
 	match(NULL, "DELETE", "/api/v1/thing", &how);
 	ck_assert_int_eq(how, ROUTE_WRONG_METHOD);
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
-						allow, sizeof allow),
-			 "GET, POST");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/thing"), "GET, POST");
 	/* the same matching as router_match: trailing slash, base */
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing/",
-						allow, sizeof allow),
-			 "GET, POST");
-	ck_assert_str_eq(router_allowed_methods(&reg, "/ea/", "/ea/api/v1/thing",
-						allow, sizeof allow),
-			 "GET, POST");
-	ck_assert_str_eq(router_allowed_methods(&reg, "/ea", "/api/v1/thing",
-						allow, sizeof allow),
-			 "");
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing//",
-						allow, sizeof allow),
-			 "");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/thing/"), "GET, POST");
+	ck_assert_str_eq(allowed("/ea/", "/ea/api/v1/thing"), "GET, POST");
+	ck_assert_str_eq(allowed("/ea", "/api/v1/thing"), "");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/thing//"), "");
 	/* a path of its own */
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/other",
-						allow, sizeof allow),
-			 "GET");
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/nope",
-						allow, sizeof allow),
-			 "");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/other"), "GET");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/nope"), "");
 	/* a short buffer gets whole methods only */
 	char small[8];
 	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
@@ -199,17 +192,9 @@ END_TEST
 /* Over the in-tree registry each path has one method. */
 START_TEST(test_allowed_methods_in_tree)
 {
-	char allow[ROUTER_ALLOW_LEN];
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/health",
-						allow, sizeof allow),
-			 "GET");
-	ck_assert_str_eq(router_allowed_methods(&reg, "/prod/ea",
-						"/prod/ea/api/v1/sync/", allow,
-						sizeof allow),
-			 "POST");
-	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/", allow,
-						sizeof allow),
-			 "");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/health"), "GET");
+	ck_assert_str_eq(allowed("/prod/ea", "/prod/ea/api/v1/sync/"), "POST");
+	ck_assert_str_eq(allowed(NULL, "/"), "");
 }
 END_TEST
 

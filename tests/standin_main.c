@@ -3,15 +3,10 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "standin.h"
+#include "server_main.h"
 
 static void
 usage(FILE *out)
@@ -25,67 +20,29 @@ usage(FILE *out)
 		"or {\"drop\":true}; GET /_standin/requests; POST /_standin/reset.\n");
 }
 
-static int
-parse_port(const char *text, unsigned short *port)
+static void *
+start(unsigned short port)
 {
-	char *end;
-	errno = 0;
-	long value = strtol(text, &end, 10);
-	if (end == text || *end != '\0' || errno != 0 || value < 0 ||
-	    value > USHRT_MAX)
-		return -1;
-	*port = (unsigned short)value;
-	return 0;
+	return standin_start_port(port);
+}
+
+static const char *
+address(void *server)
+{
+	return standin_url(server);
+}
+
+static void
+stop(void *server)
+{
+	standin_stop(server);
 }
 
 int
 main(int argc, char **argv)
 {
-	unsigned short port = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(arg, "--port") == 0 && i + 1 < argc)
-			arg = argv[++i];
-		else if (strncmp(arg, "--port=", 7) == 0)
-			arg += 7;
-		else {
-			usage(stderr);
-			return 2;
-		}
-		if (parse_port(arg, &port) != 0) {
-			fprintf(stderr, "dcproxy-standin: bad port '%s'\n", arg);
-			return 2;
-		}
-	}
-
-	/* Blocked before any thread starts, so only sigwait sees them; reset
-	 * first, as a shell starts background jobs with SIGINT ignored and an
-	 * ignored signal is discarded even while blocked. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	struct standin *s = standin_start_port(port);
-	if (s == NULL) {
-		fprintf(stderr, "dcproxy-standin: cannot listen on 127.0.0.1:%u\n",
-			(unsigned)port);
-		return 1;
-	}
-	printf("%s\n", standin_url(s));
-	fflush(stdout);
-
-	int sig;
-	while (sigwait(&stop, &sig) != 0)
-		;
-	standin_stop(s);
-	return 0;
+	static const struct server_program program = {
+		"dcproxy-standin", usage, start, address, stop,
+	};
+	return server_main(&program, argc, argv);
 }
