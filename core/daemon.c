@@ -114,6 +114,7 @@ struct request {
 	double started_s;           /* monotonic, for the latency histogram */
 	char id[80];
 	cJSON *query;               /* GET arguments (read on the loop's thread) */
+	char *key;                  /* the loop's cache key, for the worker */
 	/* The answer, built by a route and queued by daemon_access. */
 	unsigned status;
 	struct MHD_Response *response;
@@ -440,12 +441,13 @@ keep_warm(struct daemon *d, const struct generation *g,
  * there, else through one engine_call shared by identical concurrent
  * requests (cacheable or not: twenty identical ensure-data make one sync).
  * Unless may_block, only a local cache hit is served: false then means
- * the request must go to a worker, and s holds nothing. */
+ * the request must go to a worker, and s holds nothing but the key, left
+ * in *key for the worker's turn (which takes it from there). */
 static bool
 daemon_serve(struct daemon *d, const struct generation *g,
 	     const char *operation, const cJSON *params,
 	     const struct call_context *ctx, int64_t started, bool may_block,
-	     struct served *s)
+	     char **key, struct served *s)
 {
 	const struct reg_operation *op =
 		registry_find_operation(engine_registry(g->engine), operation);
@@ -467,7 +469,7 @@ daemon_serve(struct daemon *d, const struct generation *g,
 							   max_age, &s->age_ms)
 					       : NULL;
 		if (s->out.result == NULL) {
-			served_clear(s);
+			*key = s->key;
 			memset(s, 0, sizeof *s);
 			return false;
 		}
@@ -477,7 +479,13 @@ daemon_serve(struct daemon *d, const struct generation *g,
 		return true;
 	}
 
-	s->key = max_age >= 0 ? cache_key(d->cache, operation, params) : NULL;
+	char *memo = *key;
+	*key = NULL;
+	s->key = max_age < 0 ? NULL
+		 : memo != NULL ? memo
+				: cache_key(d->cache, operation, params);
+	if (s->key != memo)
+		free(memo);
 	if (s->key == NULL) {
 		/* Unknown operation, maxAge < 0, or no key: no cache at all. */
 		fetch_from_engine(&args, &s->out);
@@ -608,7 +616,7 @@ route_event(struct daemon *d, struct request *req,
 	}
 	struct served s;
 	if (!daemon_serve(d, g, ev.operation, ev.params, ctx, req->started,
-			  may_block, &s)) {
+			  may_block, &req->key, &s)) {
 		event_free(&ev);
 		return ROUTE_BLOCKS;
 	}
@@ -652,7 +660,7 @@ route_operation(struct daemon *d, struct request *req,
 
 	struct served s;
 	if (!daemon_serve(d, g, op->name, params, ctx, req->started, may_block,
-			  &s)) {
+			  &req->key, &s)) {
 		cJSON_Delete(own);
 		return ROUTE_BLOCKS;
 	}
@@ -1022,6 +1030,7 @@ daemon_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	cJSON_Delete(req->query);
+	free(req->key);
 	free(req->method);
 	free(req->path);
 	free(req->body);
