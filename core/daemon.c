@@ -189,6 +189,17 @@ monotonic_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* LOG_LEVEL, or "debug" when DEBUG is on and LOG_LEVEL was left at its
+ * default (an explicit LOG_LEVEL in the environment wins). */
+static const char *
+effective_log_level(const struct daemon_config *c)
+{
+	if (c->debug && getenv("LOG_LEVEL") == NULL &&
+	    strcmp(c->log_level, "info") == 0)
+		return "debug";
+	return c->log_level;
+}
+
 /* ---- responses ---- */
 
 /* Build the answer into req->status and req->response; doc is consumed.
@@ -1425,8 +1436,10 @@ daemon_reload(struct daemon *d)
 		return;
 	}
 	g->config = &g->own;
-	struct engine_options eopts = { .registry = d->registry_path,
-					.log_stream = stderr };
+	struct engine_options eopts = {
+		.registry = d->registry_path, .log_stream = stderr,
+		.log_level = effective_log_level(&g->own),
+	};
 	pthread_mutex_lock(&d->ltdl_lock);
 	g->engine = engine_open(&eopts, err, sizeof err);
 	if (g->engine != NULL)
@@ -1459,8 +1472,11 @@ daemon_reload(struct daemon *d)
 	d->gen = g;
 	pthread_mutex_unlock(&d->gen_lock);
 	gen_release(d, old);
+	enum dcp_log_level level;
+	if (log_parse_level(effective_log_level(&g->own), &level) == 0)
+		log_set_level(&d->logger, level);
 	log_at(&scope, DCP_LOG_INFO,
-	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, LOG_LEVEL, "
+	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, "
 	       "CACHE_*, RATE_LIMIT_*, WARMUP_*, METRICS_* and connection limits keep their "
 	       "start-up values until a restart)",
 	       g->own.file != NULL ? g->own.file : "the environment",
@@ -1559,15 +1575,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	/* The engine reads LOG_LEVEL from the environment; hand it the
-	 * effective level (file, env, or DEBUG's "debug") before any thread
-	 * exists, so both log the same way. */
-	const char *level = d->config.log_level;
-	if (d->config.debug && getenv("LOG_LEVEL") == NULL &&
-	    strcmp(level, "info") == 0)
-		level = "debug";
-	setenv("LOG_LEVEL", level, 1);
-	log_parse_level(level, &d->logger.level);
+	log_parse_level(effective_log_level(&d->config), &d->logger.level);
 	d->logger.out = stderr;
 	struct log_scope scope = { &d->logger, NULL, NULL };
 
@@ -1592,8 +1600,10 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	int status = 1;
-	struct engine_options eopts = { .registry = registry,
-					.log_stream = stderr };
+	struct engine_options eopts = {
+		.registry = registry, .log_stream = stderr,
+		.log_level = effective_log_level(&d->config),
+	};
 	struct cache_options copts = {
 		.max_items = d->config.cache_max_items,
 		.max_age_ms = d->config.cache_max_age_ms,

@@ -181,10 +181,12 @@ engine_open(const struct engine_options *opts, char *err, size_t errlen)
 	}
 	engine->logger.out = opts->log_stream;
 	engine->metrics_stream = opts->metrics_stream;
-	if (log_parse_level(engine->settings.log_level, &engine->logger.level) != 0) {
+	const char *level = opts->log_level != NULL ? opts->log_level
+						    : engine->settings.log_level;
+	if (log_parse_level(level, &engine->logger.level) != 0) {
 		snprintf(err, errlen,
 			 "LOG_LEVEL: '%s' is not error, warn, info, debug or trace",
-			 engine->settings.log_level);
+			 level);
 		goto fail_settings;
 	}
 

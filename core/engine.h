@@ -24,6 +24,7 @@ struct engine_options {
 	const char *registry;  /* overrides DCPROXY_REGISTRY when set */
 	FILE *log_stream;      /* JSON log lines; NULL: none */
 	FILE *metrics_stream;  /* EMF documents; NULL: none */
+	const char *log_level; /* overrides LOG_LEVEL when set */
 };
 
 /* Why a call failed; the names are the `error_kind` of the result. */

@@ -30,6 +30,12 @@ log_parse_level(const char *name, enum dcp_log_level *level)
 	return -1;
 }
 
+void
+log_set_level(struct logger *lg, enum dcp_log_level level)
+{
+	__atomic_store_n(&lg->level, level, __ATOMIC_RELAXED);
+}
+
 const char *
 log_level_name(enum dcp_log_level level)
 {
@@ -41,7 +47,9 @@ log_va(const struct log_scope *scope, enum dcp_log_level level,
        const char *fmt, va_list ap)
 {
 	const struct logger *lg = scope->logger;
-	if (lg == NULL || lg->out == NULL || level > lg->level)
+	/* Atomic: dcproxyd changes the level of a running logger on reload. */
+	if (lg == NULL || lg->out == NULL ||
+	    level > __atomic_load_n(&lg->level, __ATOMIC_RELAXED))
 		return;
 
 	char msg[2048];

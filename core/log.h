@@ -27,6 +27,10 @@ struct log_scope {
 int
 log_parse_level(const char *name, enum dcp_log_level *level);
 
+/* Change a logger's level while other threads log through it (a reload). */
+void
+log_set_level(struct logger *lg, enum dcp_log_level level);
+
 const char *
 log_level_name(enum dcp_log_level level);
 
