@@ -79,7 +79,7 @@ struct daemon {
 	struct cache *cache;
 	struct ratelimit *limiter;
 	struct provider_limit *provider; /* NULL: no provider capacity known */
-	struct warmer *warmer;      /* NULL: WARMUP_ENABLED or CACHE_ENABLED off */
+	struct warmer *warmer;      /* idle while WARMUP_ENABLED or CACHE_ENABLED is off */
 	struct redis_client *redis;     /* CACHE_TYPE=redis, else NULL */
 	struct cache_remote remote;     /* the cache's view of redis */
 	struct logger logger;
@@ -1373,6 +1373,18 @@ daemon_provider_setup(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The WARMUP_* part of the warmer's options. */
+static struct warmer_options
+warmer_settings(const struct daemon_config *c)
+{
+	return (struct warmer_options){
+		.interval_ms = c->warmup_interval_ms,
+		.subscription_ttl_ms = c->warmup_sub_ttl_ms,
+		.unhealthy_threshold = c->warmup_unhealthy,
+		.disabled = !(c->warmup_enabled && c->cache_enabled),
+	};
+}
+
 /* The warmer's refresh, on its thread: one upstream call on the current
  * generation's engine (pinned for the call, so SIGHUP may swap it), never
  * past the provider limit (a full limit skips this round). */
@@ -1475,9 +1487,11 @@ daemon_reload(struct daemon *d)
 	enum dcp_log_level level;
 	if (log_parse_level(effective_log_level(&g->own), &level) == 0)
 		log_set_level(&d->logger, level);
+	struct warmer_options wo = warmer_settings(&g->own);
+	warmer_reconfigure(d->warmer, &wo);
 	log_at(&scope, DCP_LOG_INFO,
 	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, "
-	       "CACHE_*, RATE_LIMIT_*, WARMUP_*, METRICS_* and connection limits keep their "
+	       "CACHE_*, RATE_LIMIT_*, METRICS_* and connection limits keep their "
 	       "start-up values until a restart)",
 	       g->own.file != NULL ? g->own.file : "the environment",
 	       reg->path, reg->n_ops);
@@ -1649,21 +1663,16 @@ main(int argc, char **argv)
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
 		goto out;
 	}
-	if (d->config.warmup_enabled && d->config.cache_enabled) {
-		struct warmer_options wo = {
-			.interval_ms = d->config.warmup_interval_ms,
-			.subscription_ttl_ms = d->config.warmup_sub_ttl_ms,
-			.unhealthy_threshold = d->config.warmup_unhealthy,
-			.max_subscriptions = d->config.cache_max_items,
-			.refresh = daemon_warm_refresh,
-			.user = d,
-		};
-		d->warmer = warmer_new(&wo);
-		if (d->warmer == NULL || warmer_start(d->warmer) != 0) {
-			log_at(&scope, DCP_LOG_ERROR,
-			       "cannot start: the cache warmer: out of memory");
-			goto out;
-		}
+	/* Made even when off, so that a reload can turn it on. */
+	struct warmer_options wo = warmer_settings(&d->config);
+	wo.max_subscriptions = d->config.cache_max_items;
+	wo.refresh = daemon_warm_refresh;
+	wo.user = d;
+	d->warmer = warmer_new(&wo);
+	if (d->warmer == NULL || warmer_start(d->warmer) != 0) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "cannot start: the cache warmer: out of memory");
+		goto out;
 	}
 	if (d->config.metrics_enabled) {
 		if (metrics_listen(d, err, sizeof err) != 0) {

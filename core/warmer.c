@@ -27,6 +27,7 @@ struct sub {
 	int64_t due_ms;
 	int64_t requested_ms;    /* the last client request for it */
 	long failures;           /* consecutive */
+	bool asked;              /* the request set maxAge: its interval */
 	uint64_t hash;
 	struct sub *chain;
 	char text[];
@@ -37,6 +38,7 @@ struct warmer {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool started, stopping;
+	bool disabled;           /* WARMUP_ENABLED off: no subscriptions */
 	struct warmer_options o;
 	struct sub **buckets;
 	size_t n_buckets, count;
@@ -82,6 +84,7 @@ warmer_new(const struct warmer_options *opts)
 	if (w == NULL)
 		return NULL;
 	w->o = *opts;
+	w->disabled = opts->disabled;
 	if (w->o.clock == NULL)
 		w->o.clock = http_now_ms;
 	w->n_buckets = 64;
@@ -186,7 +189,7 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 			pthread_mutex_unlock(&w->lock);
 			return 0;
 		}
-	if (w->count >= (size_t)w->o.max_subscriptions) {
+	if (w->disabled || w->count >= (size_t)w->o.max_subscriptions) {
 		pthread_mutex_unlock(&w->lock);
 		return -1;
 	}
@@ -198,11 +201,18 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 		return -1;
 	n->hash = h;
 	n->lifetime_ms = lifetime_ms;
-	n->interval_ms = sub_interval(w, lifetime_ms, request_max_age);
-	n->due_ms = now + n->interval_ms;
+	n->asked = request_max_age;
 	n->requested_ms = now;
 
 	pthread_mutex_lock(&w->lock);
+	/* Under the lock: a reload may change the interval. */
+	n->interval_ms = sub_interval(w, lifetime_ms, request_max_age);
+	n->due_ms = now + n->interval_ms;
+	if (w->disabled) {
+		pthread_mutex_unlock(&w->lock);
+		sub_free(n);
+		return -1;
+	}
 	for (struct sub *s = *b; s != NULL; s = s->chain)
 		if (s->hash == h) {
 			/* Another request subscribed it meanwhile. */
@@ -294,6 +304,8 @@ warmer_run_due(struct warmer *w, int64_t now, int64_t *next_ms)
 		int64_t after = w->o.clock();
 		done++;
 		pthread_mutex_lock(&w->lock);
+		/* A reload during the refresh applies to it too. */
+		s->interval_ms = sub_interval(w, s->lifetime_ms, s->asked);
 		switch (r) {
 		case WARMER_REFRESHED:
 			s->failures = 0;
@@ -313,8 +325,8 @@ warmer_run_due(struct warmer *w, int64_t now, int64_t *next_ms)
 			s->due_ms = after + 250;
 			break;
 		}
-		if (w->o.unhealthy_threshold > 0 &&
-		    s->failures >= w->o.unhealthy_threshold) {
+		if (w->disabled || (w->o.unhealthy_threshold > 0 &&
+				    s->failures >= w->o.unhealthy_threshold)) {
 			w->stats.dropped++;
 			sub_free(s);
 		} else {
@@ -327,6 +339,35 @@ warmer_run_due(struct warmer *w, int64_t now, int64_t *next_ms)
 	pthread_mutex_unlock(&w->lock);
 	*next_ms = next;
 	return done;
+}
+
+void
+warmer_reconfigure(struct warmer *w, const struct warmer_options *opts)
+{
+	int64_t now = w->o.clock();
+	pthread_mutex_lock(&w->lock);
+	w->o.interval_ms = opts->interval_ms;
+	w->o.subscription_ttl_ms = opts->subscription_ttl_ms;
+	w->o.unhealthy_threshold = opts->unhealthy_threshold;
+	w->disabled = opts->disabled;
+	for (size_t i = 0; i < w->n_buckets; i++)
+		for (struct sub **p = &w->buckets[i]; *p != NULL;) {
+			struct sub *s = *p;
+			if (w->disabled) {
+				*p = s->chain;
+				w->count--;
+				w->stats.dropped++;
+				sub_free(s);
+				continue;
+			}
+			s->interval_ms = sub_interval(w, s->lifetime_ms, s->asked);
+			if (s->due_ms > now + s->interval_ms)
+				s->due_ms = now + s->interval_ms;
+			p = &s->chain;
+		}
+	w->stats.subscriptions = w->count;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
 }
 
 size_t

@@ -34,6 +34,7 @@ struct warmer_options {
 	int64_t (*clock)(void);    /* monotonic ms; NULL: http_now_ms */
 	warmer_refresh_fn refresh;
 	void *user;
+	bool disabled;             /* WARMUP_ENABLED off: no subscriptions */
 };
 
 struct warmer;
@@ -57,6 +58,13 @@ warmer_free(struct warmer *w);
 int
 warmer_touch(struct warmer *w, const char *key, const char *operation,
 	     const cJSON *params, long lifetime_ms, bool request_max_age);
+
+/* A reload's WARMUP_* settings: interval, TTL, threshold and disabled
+ * from opts (the rest stays).  Intervals of the subscriptions held are
+ * recomputed; disabling drops them all.  One being refreshed meanwhile
+ * comes back under the new settings. */
+void
+warmer_reconfigure(struct warmer *w, const struct warmer_options *opts);
 
 /* Refresh every subscription due at now and drop the expired and the
  * unhealthy ones; the thread's body, public for tests.  Returns the

@@ -210,6 +210,39 @@ START_TEST(thread_starts_and_stops)
 }
 END_TEST
 
+/* A reload: held subscriptions take the new interval at once; turning the
+ * warmer off drops them and refuses new ones until it is on again. */
+START_TEST(reconfigured)
+{
+	struct warmer *w = make(0, 3600000, 3, 10);
+	cJSON *p = cJSON_CreateObject();
+	ck_assert_int_eq(warmer_touch(w, "a", "health", p, 10000, false), 0);
+	int64_t next;
+	/* due at 80% of the lifetime: nothing at 1 s */
+	fake_now += 1000;
+	ck_assert_int_eq(warmer_run_due(w, fake_now, &next), 0);
+	struct warmer_options o = { .interval_ms = 500,
+				    .subscription_ttl_ms = 3600000,
+				    .unhealthy_threshold = 3 };
+	warmer_reconfigure(w, &o);
+	fake_now += 500;
+	ck_assert_int_eq(warmer_run_due(w, fake_now, &next), 1);
+	ck_assert_int_eq(last_lifetime, 10000);
+	o.disabled = true;
+	warmer_reconfigure(w, &o);
+	ck_assert_uint_eq(warmer_count(w), 0);
+	ck_assert_int_eq(warmer_touch(w, "b", "health", p, 10000, false), -1);
+	fake_now += 5000;
+	ck_assert_int_eq(warmer_run_due(w, fake_now, &next), 0);
+	o.disabled = false;
+	warmer_reconfigure(w, &o);
+	ck_assert_int_eq(warmer_touch(w, "b", "health", p, 10000, false), 0);
+	ck_assert_uint_eq(warmer_count(w), 1);
+	cJSON_Delete(p);
+	warmer_free(w);
+}
+END_TEST
+
 static Suite *
 warmer_suite(void)
 {
@@ -222,6 +255,7 @@ warmer_suite(void)
 	tcase_add_test(tc, threshold_minus_one_never_drops);
 	tcase_add_test(tc, skips_do_not_count_as_failures);
 	tcase_add_test(tc, capped);
+	tcase_add_test(tc, reconfigured);
 	tcase_add_test(tc, thread_starts_and_stops);
 	suite_add_tcase(suite, tc);
 	return suite;
