@@ -441,7 +441,7 @@ keep_warm(struct daemon *d, const struct generation *g,
 	  const char *operation, const cJSON *params, long max_age,
 	  const struct served *s)
 {
-	if (d->warmer == NULL || s->out.error != CALL_OK)
+	if (s->out.error != CALL_OK)
 		return;
 	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(params, "maxAge");
 	(void)warmer_touch(d->warmer, s->key, operation, params, max_age,
@@ -1189,11 +1189,9 @@ metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 		daemon_metrics_redis(d->metrics, st.connected, st.failures,
 				     st.skipped, st.reconnects);
 	}
-	if (d->warmer != NULL) {
-		struct warmer_stats ws = warmer_get_stats(d->warmer);
-		daemon_metrics_warmer(d->metrics, ws.subscriptions, ws.refreshes,
-				      ws.failures);
-	}
+	struct warmer_stats ws = warmer_get_stats(d->warmer);
+	daemon_metrics_warmer(d->metrics, ws.subscriptions, ws.refreshes,
+			      ws.failures);
 	text = daemon_metrics_render(d->metrics, cache_count(d->cache));
 	if (text == NULL)
 		return MHD_NO;
