@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsonw.h"
 #include "log.h"
 
 static const char *const level_names[] = {
@@ -63,26 +64,30 @@ log_va(const struct log_scope *scope, enum dcp_log_level level,
 	size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", now.tv_nsec / 1000000);
 
-	cJSON *line = cJSON_CreateObject();
+	struct jsonw w;
+	jsonw_init(&w, 256);
+	jsonw_raw(&w, "{\"time\":\"");
+	jsonw_raw(&w, stamp);
+	jsonw_raw(&w, "\",\"level\":\"");
+	jsonw_raw(&w, log_level_name(level));
+	jsonw_raw(&w, "\"");
+	if (scope->request_id != NULL) {
+		jsonw_raw(&w, ",\"request_id\":");
+		jsonw_string(&w, scope->request_id);
+	}
+	if (scope->operation != NULL) {
+		jsonw_raw(&w, ",\"operation\":");
+		jsonw_string(&w, scope->operation);
+	}
+	jsonw_raw(&w, ",\"msg\":");
+	jsonw_string(&w, msg);
+	jsonw_raw(&w, "}");
+	char *line = jsonw_finish_line(&w);
 	if (line == NULL)
 		return;
-	cJSON_AddStringToObject(line, "time", stamp);
-	cJSON_AddStringToObject(line, "level", log_level_name(level));
-	if (scope->request_id != NULL)
-		cJSON_AddStringToObject(line, "request_id", scope->request_id);
-	if (scope->operation != NULL)
-		cJSON_AddStringToObject(line, "operation", scope->operation);
-	cJSON_AddStringToObject(line, "msg", msg);
-
-	char *text = cJSON_PrintUnformatted(line);
-	cJSON_Delete(line);
-	if (text == NULL)
-		return;
-	size_t len = strlen(text);
-	text[len] = '\n'; /* overwrite the terminator: one write per line */
-	fwrite(text, 1, len + 1, lg->out);
+	fwrite(line, 1, w.len, lg->out); /* one write per line */
 	fflush(lg->out);
-	free(text);
+	free(line);
 }
 
 void

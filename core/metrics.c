@@ -4,70 +4,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "jsonw.h"
 #include "metrics.h"
 
 static void
-add_metric(cJSON *list, const char *name, const char *unit)
+emf_build(struct jsonw *w, const char *prefix, const struct metrics_sample *s)
 {
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "Name", name);
-	cJSON_AddStringToObject(m, "Unit", unit);
-	cJSON_AddItemToArray(list, m);
+	char ns[256];
+	snprintf(ns, sizeof ns, "%s/DataProxy", prefix);
+
+	jsonw_init(w, 512);
+	jsonw_raw(w, "{\"_aws\":{\"Timestamp\":");
+	jsonw_int(w, s->timestamp_ms);
+	jsonw_raw(w, ",\"CloudWatchMetrics\":[{\"Namespace\":");
+	jsonw_string(w, ns);
+	jsonw_raw(w, ",\"Dimensions\":[[\"Operation\",\"Environment\"]],"
+		     "\"Metrics\":[{\"Name\":\"ProxyRequests\",\"Unit\":\"Count\"},"
+		     "{\"Name\":\"ProxyLatency\",\"Unit\":\"Milliseconds\"},"
+		     "{\"Name\":\"ProxyErrors\",\"Unit\":\"Count\"}");
+	if (s->cold_start)
+		jsonw_raw(w, ",{\"Name\":\"ColdStart\",\"Unit\":\"Count\"}");
+	jsonw_raw(w, "]}]},\"Operation\":");
+	jsonw_string(w, s->operation);
+	jsonw_raw(w, ",\"Environment\":");
+	jsonw_string(w, s->environment);
+	jsonw_raw(w, ",\"ProxyRequests\":1,\"ProxyLatency\":");
+	jsonw_int(w, s->latency_ms);
+	jsonw_raw(w, s->error ? ",\"ProxyErrors\":1" : ",\"ProxyErrors\":0");
+	if (s->cold_start)
+		jsonw_raw(w, ",\"ColdStart\":1");
+	jsonw_raw(w, "}");
 }
 
 char *
 metrics_emf_format(const char *prefix, const struct metrics_sample *s)
 {
-	char ns[256];
-	snprintf(ns, sizeof ns, "%s/DataProxy", prefix);
-
-	cJSON *doc = cJSON_CreateObject();
-	cJSON *aws = cJSON_AddObjectToObject(doc, "_aws");
-	cJSON_AddNumberToObject(aws, "Timestamp", (double)s->timestamp_ms);
-	cJSON *directives = cJSON_AddArrayToObject(aws, "CloudWatchMetrics");
-	cJSON *directive = cJSON_CreateObject();
-	cJSON_AddItemToArray(directives, directive);
-	cJSON_AddStringToObject(directive, "Namespace", ns);
-	cJSON *dimsets = cJSON_AddArrayToObject(directive, "Dimensions");
-	const char *dims[] = { "Operation", "Environment" };
-	cJSON_AddItemToArray(dimsets, cJSON_CreateStringArray(dims, 2));
-	cJSON *list = cJSON_AddArrayToObject(directive, "Metrics");
-	add_metric(list, "ProxyRequests", "Count");
-	add_metric(list, "ProxyLatency", "Milliseconds");
-	add_metric(list, "ProxyErrors", "Count");
-	if (s->cold_start)
-		add_metric(list, "ColdStart", "Count");
-
-	cJSON_AddStringToObject(doc, "Operation", s->operation);
-	cJSON_AddStringToObject(doc, "Environment", s->environment);
-	cJSON_AddNumberToObject(doc, "ProxyRequests", 1);
-	cJSON_AddNumberToObject(doc, "ProxyLatency", (double)s->latency_ms);
-	cJSON_AddNumberToObject(doc, "ProxyErrors", s->error ? 1 : 0);
-	if (s->cold_start)
-		cJSON_AddNumberToObject(doc, "ColdStart", 1);
-
-	char *text = cJSON_PrintUnformatted(doc); /* NULL if any add failed */
-	cJSON_Delete(doc);
-	return text;
+	struct jsonw w;
+	emf_build(&w, prefix, s);
+	if (w.failed) {
+		free(w.data);
+		return NULL;
+	}
+	return w.data;
 }
 
 void
 metrics_emf_write(FILE *out, const char *prefix,
 		  const struct metrics_sample *s)
 {
-	char *text = metrics_emf_format(prefix, s);
-	if (text == NULL)
+	struct jsonw w;
+	emf_build(&w, prefix, s);
+	char *line = jsonw_finish_line(&w);
+	if (line == NULL)
 		return;
-	size_t len = strlen(text);
-	char *line = realloc(text, len + 2);
-	if (line == NULL) {
-		free(text);
-		return;
-	}
-	line[len] = '\n';
-	fwrite(line, 1, len + 1, out);
+	fwrite(line, 1, w.len, out);
 	fflush(out);
 	free(line);
 }

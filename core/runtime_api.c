@@ -24,7 +24,11 @@ struct runtime_api {
 	char base[256];       /* http://HOST:PORT/2018-06-01/runtime */
 	struct http_buffer reply; /* reused across invocations */
 	struct invocation *headers_into; /* set while fetching /next */
+	char error[CURL_ERROR_SIZE];
 };
+
+static size_t header_seen(char *line, size_t size, size_t nmemb,
+			  void *userdata);
 
 struct runtime_api *
 runtime_api_new(const char *host_port)
@@ -42,6 +46,17 @@ runtime_api_new(const char *host_port)
 		runtime_api_free(api);
 		return NULL;
 	}
+	/* Set once: each exchange changes only what differs between them. */
+	CURL *curl = api->curl;
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	/* The Runtime API is local: never through an http_proxy or
+	 * ALL_PROXY meant for the function's outbound calls. */
+	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, api->error);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_buffer_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &api->reply);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_seen);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, api);
 	return api;
 }
 
@@ -103,30 +118,25 @@ api_exchange(struct runtime_api *api, const char *url, const char *body,
 	     char *err, size_t errlen)
 {
 	CURL *curl = api->curl;
-	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 
 	api->reply.len = 0;
 	api->reply.data[0] = '\0';
-	curl_easy_reset(curl);
+	api->error[0] = '\0';
 	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_buffer_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &api->reply);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_seen);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, api);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	if (body != NULL) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)len);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	}
 	CURLcode rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", url,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 api->error[0] ? api->error : curl_easy_strerror(rc));
 		return 0;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
