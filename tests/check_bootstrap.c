@@ -567,6 +567,24 @@ START_TEST(test_event_over_limit)
 }
 END_TEST
 
+/* A proxy set for the function's outbound calls must not carry the local
+ * Runtime API: with ALL_PROXY and http_proxy on a closed port, events
+ * still arrive and answers still leave (this one needs no upstream). */
+START_TEST(test_runtime_api_bypasses_proxy)
+{
+	char proxy[64];
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", test_closed_port());
+	setenv("ALL_PROXY", proxy, 1);
+	setenv("http_proxy", proxy, 1);
+	start_bootstrap();
+	unsetenv("ALL_PROXY");
+	unsetenv("http_proxy");
+	const cJSON *result = invoke_direct("{\"operation\":\"no-such-op\"}");
+	ck_assert_str_eq(error_kind(result), "unknown_operation");
+	ck_assert_uint_eq(standin_request_count(standin), 0);
+}
+END_TEST
+
 /* ---- API Gateway proxy events ---- */
 
 START_TEST(test_rest_v1_ohlcv)
@@ -1611,6 +1629,7 @@ bootstrap_suite(void)
 	tcase_add_test(tc, test_emf_per_invocation);
 	tcase_add_test(tc, test_bad_events_keep_serving);
 	tcase_add_test(tc, test_event_over_limit);
+	tcase_add_test(tc, test_runtime_api_bypasses_proxy);
 
 	tc = tcase_new(s, "api_gateway");
 	tcase_add_test(tc, test_rest_v1_ohlcv);
