@@ -17,6 +17,7 @@ struct workers {
 	pthread_cond_t gone;            /* a thread ended */
 	struct work *head, *tail;
 	size_t threads, idle, max_threads;
+	size_t finishing;               /* in a job's done: free in a moment */
 	long idle_ms;
 	bool stopping;
 };
@@ -44,8 +45,18 @@ worker_main(void *arg)
 		if (w->head == NULL)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
+		void (*done)(struct work *) = job->done;
 		job->run(job);
-		pthread_mutex_lock(&w->lock);
+		if (done != NULL) {
+			pthread_mutex_lock(&w->lock);
+			w->finishing++;
+			pthread_mutex_unlock(&w->lock);
+			done(job);
+			pthread_mutex_lock(&w->lock);
+			w->finishing--;
+		} else {
+			pthread_mutex_lock(&w->lock);
+		}
 	}
 out:
 	w->threads--;
@@ -114,11 +125,15 @@ workers_submit(struct workers *w, struct work *work)
 		pthread_mutex_unlock(&w->lock);
 		return -1;
 	}
-	/* Jobs already waiting count against the idle threads too. */
+	/* Threads idle or handing a job back are free; jobs already waiting
+	 * count against them.  Without the second kind, a reply handed back
+	 * whose client asks again at once starts a thread per request. */
+	size_t free_threads = w->idle + w->finishing;
 	size_t waiting = 0;
-	for (struct work *j = w->head; j != NULL && waiting <= w->idle; j = j->next)
+	for (struct work *j = w->head; j != NULL && waiting <= free_threads;
+	     j = j->next)
 		waiting++;
-	if (w->idle <= waiting && w->threads < w->max_threads) {
+	if (free_threads <= waiting && w->threads < w->max_threads) {
 		if (start_thread(w) == 0)
 			w->threads++;
 		else if (w->threads == 0) {

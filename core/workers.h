@@ -9,9 +9,15 @@
 
 #include <stddef.h>
 
-/* A job, embedded in the caller's own record (no allocation per job). */
+/* A job, embedded in the caller's own record (no allocation per job).
+ * run does the blocking part; done, when set, hands the result on (to an
+ * event loop, say) with its thread already counted as free, so work that
+ * hand-off sets off is queued for this thread rather than starting a new
+ * one.  Neither runs under the pool's lock; after done the pool no longer
+ * touches the job. */
 struct work {
 	void (*run)(struct work *work);
+	void (*done)(struct work *work);   /* may be NULL */
 	struct work *next;       /* the pool's */
 };
 

@@ -77,7 +77,7 @@ open_gate(void)
 
 START_TEST(one_thread_per_blocked_job)
 {
-	struct work jobs[N_JOBS];
+	struct work jobs[N_JOBS] = { 0 };
 	reset();
 	struct workers *w = workers_new(64, 60000);
 	ck_assert_ptr_nonnull(w);
@@ -98,7 +98,7 @@ END_TEST
 
 START_TEST(never_more_than_the_maximum)
 {
-	struct work jobs[N_JOBS];
+	struct work jobs[N_JOBS] = { 0 };
 	reset();
 	struct workers *w = workers_new(3, 60000);
 	for (int i = 0; i < N_JOBS; i++) {
@@ -120,7 +120,7 @@ END_TEST
 
 START_TEST(idle_threads_end)
 {
-	struct work jobs[N_JOBS];
+	struct work jobs[N_JOBS] = { 0 };
 	reset();
 	struct workers *w = workers_new(8, 100);
 	for (int i = 0; i < N_JOBS; i++) {
@@ -141,7 +141,7 @@ END_TEST
 
 START_TEST(free_runs_what_is_queued)
 {
-	struct work jobs[N_JOBS];
+	struct work jobs[N_JOBS] = { 0 };
 	reset();
 	struct workers *w = workers_new(1, 60000);
 	for (int i = 0; i < N_JOBS; i++) {
@@ -150,6 +150,51 @@ START_TEST(free_runs_what_is_queued)
 	}
 	workers_free(w);
 	ck_assert_int_eq(atomic_load(&done), N_JOBS);
+}
+END_TEST
+
+/* A chain of jobs, each queued by the previous one's hand-off, as a client
+ * asks again as soon as it is answered.  The hand-off then lingers, as a
+ * thread preempted by the loop it woke would. */
+#define CHAIN 10
+static struct workers *chain_pool;
+static struct work chain[CHAIN];
+static atomic_size_t chain_most_threads;
+
+static void
+chain_run(struct work *work)
+{
+	(void)work;
+	size_t n = workers_threads(chain_pool);
+	size_t seen = atomic_load(&chain_most_threads);
+	while (n > seen &&
+	       !atomic_compare_exchange_weak(&chain_most_threads, &seen, n))
+		;
+	atomic_fetch_add(&done, 1);
+}
+
+static void
+chain_done(struct work *work)
+{
+	size_t i = (size_t)(work - chain);
+	if (i + 1 < CHAIN)
+		ck_assert_int_eq(workers_submit(chain_pool, &chain[i + 1]), 0);
+	nap_ms(20);
+}
+
+START_TEST(hand_off_keeps_its_thread)
+{
+	reset();
+	atomic_store(&chain_most_threads, 0);
+	chain_pool = workers_new(8, 60000);
+	for (int i = 0; i < CHAIN; i++)
+		chain[i] = (struct work){ .run = chain_run, .done = chain_done };
+	ck_assert_int_eq(workers_submit(chain_pool, &chain[0]), 0);
+	WAIT_UNTIL(atomic_load(&done) == CHAIN);
+	ck_assert_int_eq(atomic_load(&done), CHAIN);
+	ck_assert_uint_eq(atomic_load(&chain_most_threads), 1);
+	ck_assert_uint_eq(workers_threads(chain_pool), 1);
+	workers_free(chain_pool);
 }
 END_TEST
 
@@ -163,6 +208,7 @@ workers_suite(void)
 	tcase_add_test(tc, never_more_than_the_maximum);
 	tcase_add_test(tc, idle_threads_end);
 	tcase_add_test(tc, free_runs_what_is_queued);
+	tcase_add_test(tc, hand_off_keeps_its_thread);
 	suite_add_tcase(suite, tc);
 	return suite;
 }
