@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -878,13 +879,17 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 	return route_operations(d, req, method, path, false);
 }
 
-/* A worker's part: the route again, now allowed to block; then the loop
- * takes the connection back and sends the answer. */
+static struct request *
+work_request(struct work *work)
+{
+	return (struct request *)((char *)work - offsetof(struct request, work));
+}
+
+/* A worker's part: the route again, now allowed to block. */
 static void
 request_run(struct work *work)
 {
-	struct request *req =
-		(struct request *)((char *)work - offsetof(struct request, work));
+	struct request *req = work_request(work);
 	struct daemon *d = req->d;
 	if (req->probe_ready) {
 		struct call_context ctx = request_context(req);
@@ -894,9 +899,14 @@ request_run(struct work *work)
 			http_sleep_ms(req->delay_ms);
 		(void)route_operations(d, req, req->method, req->path, true);
 	}
-	/* ROUTE_FAILED leaves no response: daemon_access then drops the
-	 * connection. */
-	MHD_resume_connection(req->conn);
+}
+
+/* The loop takes the connection back and sends the answer.  ROUTE_FAILED
+ * left no response: daemon_access then drops the connection. */
+static void
+request_resume(struct work *work)
+{
+	MHD_resume_connection(work_request(work)->conn);
 }
 
 /* Suspend the connection and queue the request for a worker. */
@@ -909,6 +919,7 @@ request_defer(struct daemon *d, struct MHD_Connection *conn,
 	req->method = strdup(method);
 	req->path = strdup(path);
 	req->work.run = request_run;
+	req->work.done = request_resume;
 	if (req->method == NULL || req->path == NULL)
 		return MHD_NO;
 	MHD_suspend_connection(conn);
@@ -1090,6 +1101,19 @@ listen_address(const struct daemon *d, long port, unsigned int *flags,
 	return 0;
 }
 
+/* The CPUs this process may run on (taskset, a cgroup's cpuset, systemd's
+ * CPUAffinity): one event loop per online CPU would put two loops on one
+ * CPU, and a connection of the loop not running waits a whole time slice. */
+static unsigned int
+usable_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned int)CPU_COUNT(&set);
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online > 1 ? (unsigned int)online : 1;
+}
+
 static int
 daemon_listen(struct daemon *d, char *err, size_t errlen)
 {
@@ -1100,13 +1124,11 @@ daemon_listen(struct daemon *d, char *err, size_t errlen)
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (listen_address(d, d->config.port, &flags, &ai, err, errlen) != 0)
 		return -1;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	d->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, daemon_access, d,
 		/* First, or MHD logs the others its own way. */
 		MHD_OPTION_EXTERNAL_LOGGER, daemon_mhd_log, d,
-		MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)(cpus > 1 ? cpus : 1),
+		MHD_OPTION_THREAD_POOL_SIZE, usable_cpus(),
 		/* Headers of up to about 12 KiB (bodies stream past it).  MHD
 		 * clears this much memory before every request: its 32 KiB
 		 * default costs a cache hit several percent. */
