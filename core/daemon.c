@@ -342,12 +342,12 @@ provider_wait(struct fetch_args *a, struct call_outcome *out)
 		}
 		long left = (long)(a->deadline_ms - now);
 		if (stale || left <= 0 || atomic_load(&d->stopping)) {
-			const struct provider_capacity *c =
+			struct provider_capacity c =
 				provider_limit_capacity(d->provider);
 			call_outcome_fail(out, CALL_UPSTREAM_CLIENT_ERROR,
 					  "provider rate limit reached (%ld/s, %ld/min, %ld/h): "
 					  "retry in %ld ms",
-					  c->per_s, c->per_m, c->per_h,
+					  c.per_s, c.per_m, c.per_h,
 					  v.retry_after_ms);
 			out->upstream_status = 429;
 			if (out->result != NULL) {
