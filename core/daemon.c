@@ -1371,7 +1371,8 @@ daemon_provider_setup(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* The WARMUP_* part of the warmer's options. */
+/* The settings part of the warmer's options: WARMUP_*, and as many
+ * subscriptions as the cache has entries. */
 static struct warmer_options
 warmer_settings(const struct daemon_config *c)
 {
@@ -1379,6 +1380,7 @@ warmer_settings(const struct daemon_config *c)
 		.interval_ms = c->warmup_interval_ms,
 		.subscription_ttl_ms = c->warmup_sub_ttl_ms,
 		.unhealthy_threshold = c->warmup_unhealthy,
+		.max_subscriptions = c->cache_max_items,
 		.disabled = !(c->warmup_enabled && c->cache_enabled),
 	};
 }
@@ -1663,7 +1665,6 @@ main(int argc, char **argv)
 	}
 	/* Made even when off, so that a reload can turn it on. */
 	struct warmer_options wo = warmer_settings(&d->config);
-	wo.max_subscriptions = d->config.cache_max_items;
 	wo.refresh = daemon_warm_refresh;
 	wo.user = d;
 	d->warmer = warmer_new(&wo);
