@@ -1,6 +1,8 @@
 /* cache: LRU result cache, cache keys, request coalescing, and the remote
  * second level with cross-instance markers.  One mutex guards the table,
  * the list and the in-flight calls; fetches and remote calls run unlocked.
+ * The key settings and lifetimes have a read-write lock of their own, so
+ * computing a key never waits for the table.
  */
 #include "config.h"
 
@@ -54,14 +56,17 @@ struct cache {
 	struct cache_entry *newest, *oldest;
 	struct cache_flight *flights;
 
-	size_t max_items;
-	long max_age_ms, min_age_ms;
+	size_t max_items;               /* and these two: under lock too */
 	bool update_age_on_get;
 	bool keep_stale;
-	int64_t (*clock)(void);
+
+	pthread_rwlock_t settings;      /* guards the four below */
+	long max_age_ms, min_age_ms;
 	char *group;
 	char **ignored;                 /* defaults, then the configured ones */
 	size_t n_ignored;
+
+	int64_t (*clock)(void);
 	const struct cache_remote *remote;
 	struct cache_coalescing co;
 	EVP_MD *sha1;                   /* fetched once, not on every key */
@@ -70,7 +75,7 @@ struct cache {
 /* ---- keys ---- */
 
 static int
-ignored_add(struct cache *c, const char *name, size_t len)
+ignored_add(char **ignored, size_t *n, const char *name, size_t len)
 {
 	while (len > 0 && (*name == ' ' || *name == '\t'))
 		name++, len--;
@@ -81,8 +86,48 @@ ignored_add(struct cache *c, const char *name, size_t len)
 	char *copy = strndup(name, len);
 	if (copy == NULL)
 		return -1;
-	c->ignored[c->n_ignored++] = copy;
+	ignored[(*n)++] = copy;
 	return 0;
+}
+
+static void
+ignored_free(char **ignored, size_t n)
+{
+	for (size_t i = 0; ignored != NULL && i < n; i++)
+		free(ignored[i]);
+	free(ignored);
+}
+
+/* The default keys, then those of list (comma-separated): *n of them.
+ * NULL when out of memory. */
+static char **
+ignored_parse(const char *list, size_t *n)
+{
+	list = list != NULL ? list : "";
+	size_t commas = 0;
+	for (const char *p = list; *p != '\0'; p++)
+		commas += *p == ',';
+	char **ignored = calloc(N_DEFAULT_IGNORED + commas + 1, sizeof *ignored);
+	*n = 0;
+	if (ignored == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_DEFAULT_IGNORED; i++)
+		if (ignored_add(ignored, n, cache_default_ignored[i],
+				strlen(cache_default_ignored[i])) != 0)
+			goto fail;
+	for (const char *p = list;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (ignored_add(ignored, n, p, len) != 0)
+			goto fail;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return ignored;
+fail:
+	ignored_free(ignored, *n);
+	return NULL;
 }
 
 static bool
@@ -103,7 +148,7 @@ member_compare(const void *a, const void *b)
 }
 
 /* A copy of v with object members sorted by key and ignored keys dropped,
- * at every depth.  NULL when out of memory. */
+ * at every depth.  NULL when out of memory.  Under the settings lock. */
 static cJSON *
 canonical_copy(const struct cache *c, const cJSON *v)
 {
@@ -153,8 +198,9 @@ fail:
 }
 
 char *
-cache_key(const struct cache *c, const char *operation, const cJSON *params)
+cache_key(struct cache *c, const char *operation, const cJSON *params)
 {
+	pthread_rwlock_rdlock(&c->settings);
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *canon = params != NULL ? canonical_copy(c, params)
 				      : cJSON_CreateObject();
@@ -192,14 +238,18 @@ cache_key(const struct cache *c, const char *operation, const cJSON *params)
 	}
 	*out = '\0';
 done:
+	pthread_rwlock_unlock(&c->settings);
 	free(text);
 	cJSON_Delete(doc);
 	return key;
 }
 
 long
-cache_request_max_age(const struct cache *c, const cJSON *params)
+cache_request_max_age(struct cache *c, const cJSON *params)
 {
+	pthread_rwlock_rdlock(&c->settings);
+	long max_age = c->max_age_ms, min_age = c->min_age_ms;
+	pthread_rwlock_unlock(&c->settings);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, "maxAge");
 	double asked = 0;
 	if (cJSON_IsNumber(v)) {
@@ -214,11 +264,10 @@ cache_request_max_age(const struct cache *c, const cJSON *params)
 	if (asked < 0)
 		return -1;
 	if (asked < 1) /* absent, 0 or a fraction of a millisecond */
-		return c->max_age_ms < c->min_age_ms ? c->min_age_ms
-						     : c->max_age_ms;
+		return max_age < min_age ? min_age : max_age;
 	if (asked > 86400000.0 * 365)
 		asked = 86400000.0 * 365;
-	return (long)asked < c->min_age_ms ? c->min_age_ms : (long)asked;
+	return (long)asked < min_age ? min_age : (long)asked;
 }
 
 /* ---- life cycle ---- */
@@ -229,56 +278,25 @@ cache_new(const struct cache_options *opts)
 	struct cache *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return NULL;
-	c->max_items = opts->max_items > 0 ? (size_t)opts->max_items : 1;
-	c->max_age_ms = opts->max_age_ms;
-	c->min_age_ms = opts->min_age_ms;
-	c->update_age_on_get = opts->update_age_on_get;
-	c->keep_stale = opts->keep_stale;
 	c->clock = opts->clock != NULL ? opts->clock : http_now_ms;
 	c->remote = opts->remote;
 	c->co = opts->coalescing;
 	c->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-
-	/* Buckets: about one per entry, capped; chains absorb the rest. */
-	c->n_buckets = 64;
-	while (c->n_buckets < c->max_items && c->n_buckets < (1u << 20))
-		c->n_buckets <<= 1;
-	c->buckets = calloc(c->n_buckets, sizeof *c->buckets);
-	c->group = strdup(opts->key_group != NULL ? opts->key_group : "");
-
-	const char *list = opts->ignored_props != NULL ? opts->ignored_props : "";
-	size_t commas = 0;
-	for (const char *p = list; *p != '\0'; p++)
-		commas += *p == ',';
-	c->ignored = calloc(N_DEFAULT_IGNORED + commas + 1, sizeof *c->ignored);
-	if (c->buckets == NULL || c->group == NULL || c->ignored == NULL)
-		goto fail;
-	for (size_t i = 0; i < N_DEFAULT_IGNORED; i++)
-		if (ignored_add(c, cache_default_ignored[i],
-				strlen(cache_default_ignored[i])) != 0)
-			goto fail;
-	for (const char *p = list;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (ignored_add(c, p, len) != 0)
-			goto fail;
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
-		goto fail;
-	if (pthread_cond_init(&c->landed, NULL) != 0) {
-		pthread_mutex_destroy(&c->lock);
-		goto fail;
-	}
-	return c;
-fail:
-	for (size_t i = 0; c->ignored != NULL && i < c->n_ignored; i++)
-		free(c->ignored[i]);
-	free(c->ignored);
-	free(c->group);
-	free(c->buckets);
+		goto fail_lock;
+	if (pthread_cond_init(&c->landed, NULL) != 0)
+		goto fail_landed;
+	if (pthread_rwlock_init(&c->settings, NULL) != 0)
+		goto fail_settings;
+	/* The table starts empty, with no buckets: this sizes them. */
+	if (cache_reconfigure(c, opts) == 0)
+		return c;
+	pthread_rwlock_destroy(&c->settings);
+fail_settings:
+	pthread_cond_destroy(&c->landed);
+fail_landed:
+	pthread_mutex_destroy(&c->lock);
+fail_lock:
 	EVP_MD_free(c->sha1);
 	free(c);
 	return NULL;
@@ -325,11 +343,10 @@ cache_free(struct cache *c)
 	}
 	/* Flights outlive nothing: dcproxyd frees the cache after its last
 	 * request finished. */
+	pthread_rwlock_destroy(&c->settings);
 	pthread_cond_destroy(&c->landed);
 	pthread_mutex_destroy(&c->lock);
-	for (size_t i = 0; i < c->n_ignored; i++)
-		free(c->ignored[i]);
-	free(c->ignored);
+	ignored_free(c->ignored, c->n_ignored);
 	free(c->group);
 	free(c->buckets);
 	EVP_MD_free(c->sha1);
@@ -484,6 +501,74 @@ cache_count(struct cache *c)
 	size_t n = c->count;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+/* About one bucket per entry, capped; chains absorb the rest. */
+static size_t
+buckets_for(size_t max_items)
+{
+	size_t n = 64;
+	while (n < max_items && n < (1u << 20))
+		n <<= 1;
+	return n;
+}
+
+int
+cache_reconfigure(struct cache *c, const struct cache_options *opts)
+{
+	size_t max_items = opts->max_items > 0 ? (size_t)opts->max_items : 1;
+	size_t n_ignored;
+	char **ignored = ignored_parse(opts->ignored_props, &n_ignored);
+	char *group = strdup(opts->key_group != NULL ? opts->key_group : "");
+	/* Buckets grow with CACHE_MAX_ITEMS, never shrink: a smaller cache
+	 * only has shorter chains. */
+	pthread_mutex_lock(&c->lock);
+	size_t have = c->n_buckets;
+	pthread_mutex_unlock(&c->lock);
+	size_t n_buckets = buckets_for(max_items);
+	struct cache_entry **buckets =
+		n_buckets > have ? calloc(n_buckets, sizeof *buckets) : NULL;
+	if (ignored == NULL || group == NULL ||
+	    (n_buckets > have && buckets == NULL)) {
+		ignored_free(ignored, n_ignored);
+		free(group);
+		free(buckets);
+		return -1;
+	}
+
+	pthread_rwlock_wrlock(&c->settings);
+	char **old_ignored = c->ignored;
+	size_t old_n_ignored = c->n_ignored;
+	char *old_group = c->group;
+	c->ignored = ignored;
+	c->n_ignored = n_ignored;
+	c->group = group;
+	c->max_age_ms = opts->max_age_ms;
+	c->min_age_ms = opts->min_age_ms;
+	pthread_rwlock_unlock(&c->settings);
+	ignored_free(old_ignored, old_n_ignored);
+	free(old_group);
+
+	pthread_mutex_lock(&c->lock);
+	if (buckets != NULL && n_buckets > c->n_buckets) {
+		for (struct cache_entry *e = c->newest; e != NULL; e = e->older) {
+			struct cache_entry **b = &buckets[e->hash & (n_buckets - 1)];
+			e->chain = *b;
+			*b = e;
+		}
+		struct cache_entry **old = c->buckets;
+		c->buckets = buckets;
+		c->n_buckets = n_buckets;
+		buckets = old;
+	}
+	c->max_items = max_items;
+	c->update_age_on_get = opts->update_age_on_get;
+	c->keep_stale = opts->keep_stale;
+	while (c->count > c->max_items)
+		entry_remove(c, c->oldest);
+	pthread_mutex_unlock(&c->lock);
+	free(buckets);
+	return 0;
 }
 
 /* ---- the remote level and cross-instance coalescing ---- */

@@ -69,18 +69,28 @@ cache_new(const struct cache_options *opts);
 void
 cache_free(struct cache *cache);
 
+/* A reload's settings: max_items (shrinking evicts the least recently
+ * used entries down to it), the lifetimes, update_age_on_get, keep_stale,
+ * key_group and ignored_props from opts; clock, remote and coalescing stay
+ * as cache_new set them.  Entries keep the lifetime they were stored
+ * with, but a lower CACHE_MAX_AGE makes the older ones miss at once, as a
+ * request's lower maxAge does.  A new group or ignored list gives new keys: entries stored under
+ * the old ones are no longer found and go as the LRU pushes them out.
+ * 0, or -1 when out of memory (nothing changed). */
+int
+cache_reconfigure(struct cache *cache, const struct cache_options *opts);
+
 /* The lifetime a request asks for through params.maxAge (a number or a
  * string of digits): absent, 0 or unreadable -> CACHE_MAX_AGE; < 0 -> -1,
  * meaning bypass the cache; else at least CACHE_MIN_AGE. */
 long
-cache_request_max_age(const struct cache *cache, const cJSON *params);
+cache_request_max_age(struct cache *cache, const cJSON *params);
 
 /* GROUP ":" hex SHA-1 of {"operation":...,"params":...} serialised with
  * object keys sorted at every depth and the ignored keys dropped at every
  * depth.  malloc'd; NULL when out of memory or SHA-1 is unavailable. */
 char *
-cache_key(const struct cache *cache, const char *operation,
-	  const cJSON *params);
+cache_key(struct cache *cache, const char *operation, const cJSON *params);
 
 /* Entries are kept as serialised JSON text.  What the getters return is a
  * cJSON Raw item holding that text (the caller deletes it): it prints as

@@ -79,7 +79,7 @@ struct daemon {
 				     * requests use req->gen->engine */
 	struct cache *cache;
 	struct ratelimit *limiter;
-	struct provider_limit *provider; /* NULL: no provider capacity known */
+	struct provider_limit *provider; /* idle: no capacity known, or off */
 	struct warmer *warmer;      /* idle while WARMUP_ENABLED or CACHE_ENABLED is off */
 	struct redis_client *redis;     /* CACHE_TYPE=redis, else NULL */
 	struct cache_remote remote;     /* the cache's view of redis */
@@ -88,7 +88,6 @@ struct daemon {
 	struct workers *workers;    /* run the requests that block */
 	struct daemon_metrics *metrics; /* NULL: metrics disabled */
 	struct MHD_Daemon *metrics_mhd; /* the METRICS_PORT listener */
-	char *metrics_path;         /* /metrics or BASE_URL + metrics */
 	struct generation *gen;     /* the current one, under gen_lock */
 	pthread_mutex_t gen_lock;
 	pthread_mutex_t ltdl_lock;  /* libltdl is not thread-safe: engines
@@ -343,12 +342,12 @@ provider_wait(struct fetch_args *a, struct call_outcome *out)
 		}
 		long left = (long)(a->deadline_ms - now);
 		if (stale || left <= 0 || atomic_load(&d->stopping)) {
-			const struct provider_capacity *c =
+			struct provider_capacity c =
 				provider_limit_capacity(d->provider);
 			call_outcome_fail(out, CALL_UPSTREAM_CLIENT_ERROR,
 					  "provider rate limit reached (%ld/s, %ld/min, %ld/h): "
 					  "retry in %ld ms",
-					  c->per_s, c->per_m, c->per_h,
+					  c.per_s, c.per_m, c.per_h,
 					  v.retry_after_ms);
 			out->upstream_status = 429;
 			if (out->result != NULL) {
@@ -375,7 +374,7 @@ static void
 fetch_from_engine(void *user, struct call_outcome *out)
 {
 	struct fetch_args *a = user;
-	if (a->d->provider != NULL && provider_wait(a, out) != 0)
+	if (provider_wait(a, out) != 0)
 		return;
 	engine_call(a->engine, a->operation, a->params, a->ctx, out);
 }
@@ -1173,6 +1172,14 @@ metrics_reply(struct MHD_Connection *conn, unsigned status, char *text,
 	return rc;
 }
 
+/* Where the metrics are: "/", or BASE_URL with METRICS_USE_BASE_URL, then
+ * "metrics". */
+static const char *
+metrics_base(const struct daemon_config *c)
+{
+	return c->metrics_use_base_url ? c->base_url : "/";
+}
+
 /* GET METRICS_PATH on METRICS_PORT.  A listener of its own: scrapes never
  * meet the server rate limit, the API key or a full connection table. */
 static enum MHD_Result
@@ -1191,15 +1198,21 @@ metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_size = 0; /* a scrape has no body: drop it */
 		return MHD_YES;
 	}
-	char *text;
-	if (strcmp(url, d->metrics_path) != 0) {
-		size_t n = strlen(d->metrics_path) + 32;
-		if ((text = malloc(n)) == NULL)
-			return MHD_NO;
-		snprintf(text, n, "not found: metrics are at %s\n",
-			 d->metrics_path);
-		return metrics_reply(conn, MHD_HTTP_NOT_FOUND, text, NULL);
+	char *text = NULL;
+	/* The current generation's path: a reload may move it. */
+	struct generation *g = gen_acquire(d);
+	const char *base = metrics_base(g->config);
+	size_t n = strlen(base);
+	if (strncmp(url, base, n) != 0 || strcmp(url + n, "metrics") != 0) {
+		if ((text = malloc(n + 40)) != NULL)
+			snprintf(text, n + 40,
+				 "not found: metrics are at %smetrics\n", base);
+		gen_release(d, g);
+		return text != NULL ? metrics_reply(conn, MHD_HTTP_NOT_FOUND,
+						    text, NULL)
+				    : MHD_NO;
 	}
+	gen_release(d, g);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		if ((text = strdup("use GET\n")) == NULL)
 			return MHD_NO;
@@ -1225,17 +1238,13 @@ metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 static int
 metrics_listen(struct daemon *d, char *err, size_t errlen)
 {
-	const char *base = d->config.metrics_use_base_url ? d->config.base_url
-							  : "/";
-	d->metrics_path = malloc(strlen(base) + sizeof "metrics");
 	d->metrics = daemon_metrics_new(d->config.metrics_name,
 					PACKAGE_VERSION);
-	if (d->metrics_path == NULL || d->metrics == NULL ||
+	if (d->metrics == NULL ||
 	    (d->redis != NULL && daemon_metrics_enable_redis(d->metrics) != 0)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	sprintf(d->metrics_path, "%smetrics", base);
 
 	struct addrinfo *ai;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
@@ -1271,8 +1280,11 @@ daemon_drain(struct daemon *d)
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
 
-	struct timespec until =
-		http_clock_after(CLOCK_REALTIME, d->config.api_timeout_ms);
+	/* The current API_TIMEOUT: a reload may have changed it. */
+	pthread_mutex_lock(&d->gen_lock);
+	long timeout_ms = d->gen->config->api_timeout_ms;
+	pthread_mutex_unlock(&d->gen_lock);
+	struct timespec until = http_clock_after(CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&d->active_lock);
 	long waiting = d->active;
 	log_at(&scope, DCP_LOG_INFO,
@@ -1285,7 +1297,7 @@ daemon_drain(struct daemon *d)
 	if (left > 0) {
 		log_at(&scope, DCP_LOG_ERROR,
 		       "stopping: %ld request(s) still running after API_TIMEOUT (%ld ms)",
-		       left, d->config.api_timeout_ms);
+		       left, timeout_ms);
 		return -1;
 	}
 	return 0;
@@ -1345,55 +1357,80 @@ daemon_redis_setup(struct daemon *d, struct cache_options *copts, char *err,
 }
 
 /* RATE_LIMIT_*: the provider's capacity from RATE_LIMIT_CAPACITY, else
- * from the tier in limits.json; none known: no limit.  With Redis the
- * count is shared by every instance limiting the same provider. */
+ * from the tier in limits.json; *from says which.  None known, or the
+ * limit off: all zero (no limit), *from NULL.  -1 with err when the
+ * limits file or the tier is bad. */
 static int
-daemon_provider_setup(struct daemon *d, char *err, size_t errlen)
+provider_settings(const struct daemon_config *c,
+		  struct provider_capacity *cap, const char **from, char *err,
+		  size_t errlen)
 {
-	const struct daemon_config *c = &d->config;
-	struct log_scope scope = { &d->logger, NULL, NULL };
-	struct provider_capacity cap;
-	const char *from;
+	memset(cap, 0, sizeof *cap);
+	*from = NULL;
 	if (!c->rate_limit_enabled)
 		return 0;
 	if (c->rate_limit_capacity > 0) {
 		(void)provider_capacity_derive(0, (double)c->rate_limit_capacity, 0,
-					       &cap);
-		from = "RATE_LIMIT_CAPACITY";
+					       cap);
+		*from = "RATE_LIMIT_CAPACITY";
 	} else if (c->rate_limit_tier[0] != '\0') {
 		if (provider_limits_load(c->limits_file, c->rate_limit_provider,
-					 c->rate_limit_tier, &cap, err,
+					 c->rate_limit_tier, cap, err,
 					 errlen) != 0)
 			return -1;
-		from = c->limits_file;
-	} else {
+		*from = c->limits_file;
+	}
+	return 0;
+}
+
+/* The provider limit's Redis keys: every instance limiting the same
+ * provider shares them. */
+static void
+provider_prefix(const struct daemon_config *c, char *prefix, size_t len)
+{
+	snprintf(prefix, len, "dcproxy:ratelimit:%s", c->rate_limit_provider);
+}
+
+static void
+provider_log(struct daemon *d, const struct daemon_config *c,
+	     const struct provider_capacity *cap, const char *from)
+{
+	struct log_scope scope = { &d->logger, NULL, NULL };
+	if (from != NULL)
+		log_at(&scope, DCP_LOG_INFO,
+		       "provider rate limit (%s, from %s): %ld/s, %ld/min, %ld/h, counted %s",
+		       c->rate_limit_provider, from, cap->per_s, cap->per_m,
+		       cap->per_h,
+		       d->redis != NULL ? "in Redis across instances"
+					: "in this instance");
+	else if (!c->rate_limit_enabled)
+		log_at(&scope, DCP_LOG_INFO,
+		       "provider rate limit off (RATE_LIMIT_ENABLED): upstream calls unlimited");
+	else
 		log_at(&scope, DCP_LOG_INFO,
 		       "provider rate limit: no capacity known (set RATE_LIMIT_CAPACITY, "
 		       "or RATE_LIMIT_API_TIER for %s in %s): upstream calls unlimited",
 		       c->rate_limit_provider, c->limits_file);
-		return 0;
-	}
-	size_t n = strlen(c->rate_limit_provider) + sizeof "dcproxy:ratelimit:";
-	char *prefix = malloc(n);
-	if (prefix == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(prefix, n, "dcproxy:ratelimit:%s", c->rate_limit_provider);
-	d->provider = provider_limit_new(&cap, d->redis, prefix);
-	free(prefix);
-	if (d->provider == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	log_at(&scope, DCP_LOG_INFO,
-	       "provider rate limit (%s, from %s): %ld/s, %ld/min, %ld/h, counted %s",
-	       c->rate_limit_provider, from, cap.per_s, cap.per_m, cap.per_h,
-	       d->redis != NULL ? "in Redis across instances" : "in this instance");
-	return 0;
 }
 
-/* The WARMUP_* part of the warmer's options. */
+/* The CACHE_* settings a reload applies.  keep_stale: the provider limit
+ * is on, and may answer with expired entries. */
+static struct cache_options
+cache_settings(const struct daemon_config *c, bool keep_stale)
+{
+	return (struct cache_options){
+		.max_items = c->cache_max_items,
+		.max_age_ms = c->cache_max_age_ms,
+		.min_age_ms = c->cache_min_age_ms,
+		.update_age_on_get = c->cache_update_age_on_get,
+		.key_group = c->cache_key_group,
+		.ignored_props = c->cache_key_ignored,
+		.keep_stale = keep_stale,
+	};
+}
+
+/* The settings part of the warmer's options: WARMUP_*, and as many
+ * subscriptions as the cache has entries. */
 static struct warmer_options
 warmer_settings(const struct daemon_config *c)
 {
@@ -1401,6 +1438,7 @@ warmer_settings(const struct daemon_config *c)
 		.interval_ms = c->warmup_interval_ms,
 		.subscription_ttl_ms = c->warmup_sub_ttl_ms,
 		.unhealthy_threshold = c->warmup_unhealthy,
+		.max_subscriptions = c->cache_max_items,
 		.disabled = !(c->warmup_enabled && c->cache_enabled),
 	};
 }
@@ -1413,8 +1451,7 @@ daemon_warm_refresh(void *user, const char *operation, const cJSON *params,
 		    long lifetime_ms)
 {
 	struct daemon *d = user;
-	if (d->provider != NULL &&
-	    !provider_limit_admit(d->provider, http_now_ms()).allowed)
+	if (!provider_limit_admit(d->provider, http_now_ms()).allowed)
 		return WARMER_SKIPPED;
 	struct generation *g = gen_acquire(d);
 	struct call_context ctx = { .request_id = "warmer" };
@@ -1444,10 +1481,39 @@ engine_preload(struct engine *engine)
 					    sizeof err);
 }
 
+/* What a reload cannot change: the listeners and their limits, and the
+ * Redis client with the coalescing it carries, are made once at start.
+ * An entry ending in '_' names a family (see daemon_config_changes). */
+static const char *const restart_settings[] = {
+	"EA_HOST", "EA_PORT", "DCPROXYD_CONNECTION_TIMEOUT",
+	"DCPROXYD_MAX_CONNECTIONS", "EXPERIMENTAL_METRICS_ENABLED",
+	"METRICS_PORT", "CACHE_TYPE", "CACHE_REDIS_", "REQUEST_COALESCING_",
+	NULL,
+};
+
+/* Give a reload's settings to what outlives a generation: the limits, the
+ * cache, the metrics' name.  -1 when out of memory, perhaps after some of
+ * them took theirs. */
+static int
+daemon_apply(struct daemon *d, const struct daemon_config *c,
+	     const struct provider_capacity *cap)
+{
+	char prefix[256];
+	provider_prefix(c, prefix, sizeof prefix);
+	struct cache_options co = cache_settings(c, cap->per_m > 0);
+	if (ratelimit_set(d->limiter, c->rate_limit_max, c->slow_down_factor,
+			  c->slow_down_delay_ms) != 0 ||
+	    provider_limit_set(d->provider, cap, prefix) != 0 ||
+	    cache_reconfigure(d->cache, &co) != 0 ||
+	    daemon_metrics_set_app_name(d->metrics, c->metrics_name) != 0)
+		return -1;
+	return 0;
+}
+
 /* SIGHUP: read the settings file and the registry again and make them
  * current together.  Anything wrong (a bad value, an unreadable registry,
- * a drop-in with an error) keeps the running generation and logs why.
- * Runs on the main thread between sigwaits. */
+ * a drop-in with an error, a bad limits.json or tier) keeps the running
+ * generation and logs why.  Runs on the main thread between sigwaits. */
 static void
 daemon_reload(struct daemon *d)
 {
@@ -1468,6 +1534,16 @@ daemon_reload(struct daemon *d)
 		return;
 	}
 	g->config = &g->own;
+	g->refs = 1; /* the daemon's once it is current; else released here */
+	struct provider_capacity cap;
+	const char *from;
+	if (provider_settings(&g->own, &cap, &from, err, sizeof err) != 0) {
+		log_at(&scope, DCP_LOG_ERROR,
+		       "reload refused, still serving the previous settings: %s",
+		       err);
+		gen_release(d, g);
+		return;
+	}
 	struct engine_options eopts = {
 		.registry = d->registry_path, .log_stream = stderr,
 		.log_level = effective_log_level(&g->own),
@@ -1486,19 +1562,17 @@ daemon_reload(struct daemon *d)
 		       g->engine == NULL ? err
 		       : reg->n_problems > 0 ? reg->problems[0]
 					     : "out of memory");
-		g->refs = 1;
 		gen_release(d, g);
 		return;
 	}
-	if (ratelimit_set(d->limiter, g->own.rate_limit_max,
-			  g->own.slow_down_factor, g->own.slow_down_delay_ms) != 0) {
+	struct provider_capacity was = provider_limit_capacity(d->provider);
+	if (daemon_apply(d, &g->own, &cap) != 0) {
 		log_at(&scope, DCP_LOG_ERROR,
-		       "reload refused, still serving the previous settings: out of memory");
-		g->refs = 1;
+		       "reload refused, still serving the previous registry: out of "
+		       "memory (the limits and the cache may have new settings)");
 		gen_release(d, g);
 		return;
 	}
-	g->refs = 1; /* the daemon's: it is current */
 	pthread_mutex_lock(&d->gen_lock);
 	struct generation *old = d->gen;
 	d->gen = g;
@@ -1509,12 +1583,17 @@ daemon_reload(struct daemon *d)
 		log_set_level(&d->logger, level);
 	struct warmer_options wo = warmer_settings(&g->own);
 	warmer_reconfigure(d->warmer, &wo);
-	log_at(&scope, DCP_LOG_INFO,
-	       "reloaded %s and %s: %zu operations (EA_HOST, EA_PORT, "
-	       "CACHE_*, RATE_LIMIT_*, METRICS_* and connection limits keep their "
-	       "start-up values until a restart)",
+	if (memcmp(&was, &cap, sizeof cap) != 0)
+		provider_log(d, &g->own, &cap, from);
+	/* Against the start-up values: those are what still run. */
+	char unapplied[1024];
+	size_t n = daemon_config_changes(&d->config, &g->own, restart_settings,
+					 unapplied, sizeof unapplied);
+	log_at(&scope, n > 0 ? DCP_LOG_WARN : DCP_LOG_INFO,
+	       "reloaded %s and %s: %zu operations%s%s%s",
 	       g->own.file != NULL ? g->own.file : "the environment",
-	       reg->path, reg->n_ops);
+	       reg->path, reg->n_ops, n > 0 ? "; " : "", unapplied,
+	       n == 0 ? "" : n == 1 ? ": needs a restart" : ": need a restart");
 }
 
 static void
@@ -1638,14 +1717,6 @@ main(int argc, char **argv)
 		.registry = registry, .log_stream = stderr,
 		.log_level = effective_log_level(&d->config),
 	};
-	struct cache_options copts = {
-		.max_items = d->config.cache_max_items,
-		.max_age_ms = d->config.cache_max_age_ms,
-		.min_age_ms = d->config.cache_min_age_ms,
-		.update_age_on_get = d->config.cache_update_age_on_get,
-		.key_group = d->config.cache_key_group,
-		.ignored_props = d->config.cache_key_ignored,
-	};
 	pthread_mutex_init(&d->active_lock, NULL);
 	pthread_cond_init(&d->idle, NULL);
 	pthread_mutex_init(&d->gen_lock, NULL);
@@ -1665,27 +1736,32 @@ main(int argc, char **argv)
 	}
 	*d->gen = (struct generation){ .config = &d->config,
 				       .engine = d->engine, .refs = 1 };
+	struct provider_capacity cap;
+	const char *from;
+	if (provider_settings(&d->config, &cap, &from, err, sizeof err) != 0) {
+		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
+		goto out;
+	}
+	struct cache_options copts = cache_settings(&d->config, cap.per_m > 0);
 	if (daemon_redis_setup(d, &copts, err, sizeof err) != 0) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
 		goto out;
 	}
-	if (daemon_provider_setup(d, err, sizeof err) != 0) {
-		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
-		goto out;
-	}
-	/* Expired entries stay, so the provider limit can answer with them. */
-	copts.keep_stale = d->provider != NULL;
+	/* Made even without a limit (idle), so that a reload can set one. */
+	char prefix[256];
+	provider_prefix(&d->config, prefix, sizeof prefix);
+	d->provider = provider_limit_new(&cap, d->redis, prefix);
 	d->cache = cache_new(&copts);
 	d->limiter = ratelimit_new(d->config.rate_limit_max,
 				   d->config.slow_down_factor,
 				   d->config.slow_down_delay_ms);
-	if (d->cache == NULL || d->limiter == NULL) {
+	if (d->provider == NULL || d->cache == NULL || d->limiter == NULL) {
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: out of memory");
 		goto out;
 	}
+	provider_log(d, &d->config, &cap, from);
 	/* Made even when off, so that a reload can turn it on. */
 	struct warmer_options wo = warmer_settings(&d->config);
-	wo.max_subscriptions = d->config.cache_max_items;
 	wo.refresh = daemon_warm_refresh;
 	wo.user = d;
 	d->warmer = warmer_new(&wo);
@@ -1701,9 +1777,9 @@ main(int argc, char **argv)
 		}
 		const union MHD_DaemonInfo *minfo = MHD_get_daemon_info(
 			d->metrics_mhd, MHD_DAEMON_INFO_BIND_PORT);
-		log_at(&scope, DCP_LOG_INFO, "metrics on %s port %u at %s",
+		log_at(&scope, DCP_LOG_INFO, "metrics on %s port %u at %smetrics",
 		       d->config.host, minfo != NULL ? (unsigned)minfo->port : 0u,
-		       d->metrics_path);
+		       metrics_base(&d->config));
 	}
 	/* Idle workers end after a few seconds: a burst's threads do not
 	 * outlive it, and starting one costs far less than an upstream call. */
@@ -1753,7 +1829,6 @@ out:
 	if (d->metrics_mhd != NULL)
 		MHD_stop_daemon(d->metrics_mhd);
 	daemon_metrics_free(d->metrics);
-	free(d->metrics_path);
 	ratelimit_free(d->limiter);
 	cache_free(d->cache);
 	provider_limit_free(d->provider);

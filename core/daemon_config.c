@@ -506,42 +506,54 @@ daemon_config_free(struct daemon_config *c)
 	c->file = NULL;
 }
 
+/* The value of spec in c as text, in buf when it is a number; a secret
+ * says whether it is set, never what it is (*hidden then). */
+static const char *
+spec_value(const struct config_spec *spec, const struct daemon_config *c,
+	   char *buf, size_t len, bool *hidden)
+{
+	const char *field = (const char *)c + spec->offset;
+	const char *text = buf;
+	*hidden = false;
+	switch (spec->type) {
+	case CONFIG_STRING:
+		text = *(char *const *)field;
+		if ((strcmp(spec->name, "DCPROXYD_API_KEY") == 0 ||
+		     strcmp(spec->name, "CACHE_REDIS_PASSWORD") == 0) &&
+		    text[0] != '\0') {
+			*hidden = true;
+			return "(set, hidden)";
+		}
+		/* A URL may carry a password before '@' or in ?password=. */
+		if (strcmp(spec->name, "CACHE_REDIS_URL") == 0 &&
+		    (strchr(text, '@') != NULL ||
+		     strstr(text, "password=") != NULL)) {
+			*hidden = true;
+			return "(set, hidden: it holds a password)";
+		}
+		return text;
+	case CONFIG_BOOL:
+		return *(const bool *)field ? "true" : "false";
+	case CONFIG_LONG:
+		snprintf(buf, len, "%ld", *(const long *)field);
+		break;
+	case CONFIG_DOUBLE:
+		snprintf(buf, len, "%g", *(const double *)field);
+		break;
+	}
+	return text;
+}
+
 void
 daemon_config_print(const struct daemon_config *c, FILE *out)
 {
 	fprintf(out, "[dcproxyd]\n");
 	for (size_t i = 0; i < N_SPECS; i++) {
 		const struct config_spec *spec = &config_specs[i];
-		const char *field = (const char *)c + spec->offset;
 		char value[64];
-		const char *text = value;
-		switch (spec->type) {
-		case CONFIG_STRING:
-			text = *(char *const *)field;
-			/* A secret: say whether it is set, never what it is. */
-			if (strcmp(spec->name, "DCPROXYD_API_KEY") == 0 &&
-			    text[0] != '\0')
-				text = "(set, hidden)";
-			if (strcmp(spec->name, "CACHE_REDIS_PASSWORD") == 0 &&
-			    text[0] != '\0')
-				text = "(set, hidden)";
-			/* A URL may carry a password before '@' or in ?password=. */
-			if (strcmp(spec->name, "CACHE_REDIS_URL") == 0 &&
-			    (strchr(text, '@') != NULL ||
-			     strstr(text, "password=") != NULL))
-				text = "(set, hidden: it holds a password)";
-			break;
-		case CONFIG_BOOL:
-			text = *(const bool *)field ? "true" : "false";
-			break;
-		case CONFIG_LONG:
-			snprintf(value, sizeof value, "%ld", *(const long *)field);
-			break;
-		case CONFIG_DOUBLE:
-			snprintf(value, sizeof value, "%g", *(const double *)field);
-			break;
-		}
-		fprintf(out, "%s = %s ; from ", spec->name, text);
+		bool hidden;
+		fprintf(out, "%s = %s ; from ", spec->name,
+			spec_value(spec, c, value, sizeof value, &hidden));
 		switch (c->origin[i]) {
 		case CONFIG_FROM_DEFAULT:
 			/* Generated values say so: a restart changes them. */
@@ -565,6 +577,72 @@ daemon_config_print(const struct daemon_config *c, FILE *out)
 	}
 }
 
+static bool
+spec_differs(const struct config_spec *spec, const struct daemon_config *a,
+	     const struct daemon_config *b)
+{
+	const char *x = (const char *)a + spec->offset;
+	const char *y = (const char *)b + spec->offset;
+	switch (spec->type) {
+	case CONFIG_STRING:
+		return strcmp(*(char *const *)x, *(char *const *)y) != 0;
+	case CONFIG_BOOL:
+		return *(const bool *)x != *(const bool *)y;
+	case CONFIG_LONG:
+		return *(const long *)x != *(const long *)y;
+	case CONFIG_DOUBLE:
+		return *(const double *)x != *(const double *)y;
+	}
+	return false;
+}
+
+static bool
+spec_named(const struct config_spec *spec, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		size_t n = strlen(*names);
+		if (n > 0 && (*names)[n - 1] == '_'
+			    ? strncmp(spec->name, *names, n) == 0
+			    : strcmp(spec->name, *names) == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t
+daemon_config_changes(const struct daemon_config *was,
+		      const struct daemon_config *now,
+		      const char *const *names, char *out, size_t outlen)
+{
+	size_t changed = 0, used = 0;
+	if (outlen > 0)
+		out[0] = '\0';
+	for (size_t i = 0; i < N_SPECS; i++) {
+		const struct config_spec *spec = &config_specs[i];
+		if (!spec_named(spec, names) || !spec_differs(spec, was, now))
+			continue;
+		char a[64], b[64];
+		bool hid_a, hid_b;
+		const char *from = spec_value(spec, was, a, sizeof a, &hid_a);
+		const char *to = spec_value(spec, now, b, sizeof b, &hid_b);
+		int n;
+		if (hid_a || hid_b)
+			n = snprintf(out + used, outlen - used, "%s%s changed",
+				     changed > 0 ? ", " : "", spec->name);
+		else
+			n = snprintf(out + used, outlen - used,
+				     "%s%s changed (%s -> %s)",
+				     changed > 0 ? ", " : "", spec->name,
+				     from[0] != '\0' ? from : "\"\"",
+				     to[0] != '\0' ? to : "\"\"");
+		changed++;
+		if (n > 0 && used + 1 < outlen)
+			used += (size_t)n < outlen - used ? (size_t)n
+							  : outlen - used - 1;
+	}
+	return changed;
+}
+
 void
 daemon_config_print_help(FILE *out)
 {
@@ -582,13 +660,25 @@ int
 daemon_config_keep_identity(struct daemon_config *c,
 			    const struct daemon_config *prev)
 {
-	size_t i;
+	size_t i, g;
 	if (spec_find("UUID", &i) == NULL || c->origin[i] != CONFIG_FROM_DEFAULT)
 		return 0;
 	char *copy = strdup(prev->uuid);
-	if (copy == NULL)
+	/* A key group left to default is the UUID: kept with it, or every
+	 * reload would make the cache's keys new. */
+	bool group = spec_find("CACHE_KEY_GROUP", &g) != NULL &&
+		     c->origin[g] == CONFIG_FROM_DEFAULT;
+	char *group_copy = group ? strdup(prev->uuid) : NULL;
+	if (copy == NULL || (group && group_copy == NULL)) {
+		free(copy);
+		free(group_copy);
 		return -1;
+	}
 	free(c->uuid);
 	c->uuid = copy;
+	if (group) {
+		free(c->cache_key_group);
+		c->cache_key_group = group_copy;
+	}
 	return 0;
 }

@@ -94,10 +94,20 @@ void
 daemon_config_print(const struct daemon_config *c, FILE *out);
 
 /* A reload keeps the instance: when c's UUID was generated rather than
- * set, take prev's.  Returns -1 when out of memory. */
+ * set, take prev's (and, when it is left to default, the CACHE_KEY_GROUP
+ * that follows it).  Returns -1 when out of memory. */
 int
 daemon_config_keep_identity(struct daemon_config *c,
 			    const struct daemon_config *prev);
+
+/* The settings in names (NULL-terminated; an entry ending in '_' stands
+ * for every setting that begins with it) whose values differ between was
+ * and now, as "NAME changed (OLD -> NEW)" joined by ", " into out (a
+ * secret without its values), truncated to fit.  Returns how many. */
+size_t
+daemon_config_changes(const struct daemon_config *was,
+		      const struct daemon_config *now,
+		      const char *const *names, char *out, size_t outlen);
 
 /* One line per setting: name, default, help. */
 void

@@ -144,6 +144,12 @@ daemon_metrics_free(struct daemon_metrics *m)
 	free(m);
 }
 
+int
+daemon_metrics_set_app_name(struct daemon_metrics *m, const char *app_name)
+{
+	return m != NULL ? prom_registry_set_app_name(m->reg, app_name) : 0;
+}
+
 void
 daemon_metrics_request(struct daemon_metrics *m, const char *operation,
 		       const char *environment, const char *error_kind,

@@ -18,6 +18,11 @@ daemon_metrics_new(const char *app_name, const char *version);
 void
 daemon_metrics_free(struct daemon_metrics *m);
 
+/* A reload's METRICS_NAME: see prom_registry_set_app_name.  0 (also when
+ * m is NULL), or -1 when out of memory. */
+int
+daemon_metrics_set_app_name(struct daemon_metrics *m, const char *app_name);
+
 /* Every function below does nothing when m is NULL (metrics disabled).
  * Label values must stay bounded: operation is a registry name or
  * "unknown", kind an error_kind or a server refusal kind. */

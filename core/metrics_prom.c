@@ -89,6 +89,21 @@ prom_registry_free(struct prom_registry *reg)
 	free(reg);
 }
 
+int
+prom_registry_set_app_name(struct prom_registry *reg, const char *app_name)
+{
+	char *copy = NULL;
+	if (app_name != NULL && app_name[0] != '\0' &&
+	    (copy = strdup(app_name)) == NULL)
+		return -1;
+	pthread_mutex_lock(&reg->lock);
+	char *old = reg->app_name;
+	reg->app_name = copy;
+	pthread_mutex_unlock(&reg->lock);
+	free(old);
+	return 0;
+}
+
 static struct prom_series *
 series_get(struct prom_family *fam, const char *const *values);
 

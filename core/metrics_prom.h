@@ -27,6 +27,12 @@ prom_registry_new(const char *app_name);
 void
 prom_registry_free(struct prom_registry *reg);
 
+/* A new app_name (a reload's METRICS_NAME), as for prom_registry_new: the
+ * next scrape shows every series under it.  0, or -1 when out of memory
+ * (unchanged). */
+int
+prom_registry_set_app_name(struct prom_registry *reg, const char *app_name);
+
 /* Declare a family; families print in the order declared.  labels is a
  * NULL-terminated list of at most PROM_MAX_LABELS names (NULL: none);
  * buckets (histograms only) are upper bounds in increasing order, without

@@ -38,7 +38,7 @@ struct window {
 };
 
 struct provider_limit {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* guards cap, w and prefix: a reload sets them */
 	struct provider_capacity cap;
 	struct window w[N_WINDOWS];
 	struct redis_client *redis;
@@ -178,29 +178,73 @@ provider_limit_new(const struct provider_capacity *cap,
 	struct provider_limit *pl = calloc(1, sizeof *pl);
 	if (pl == NULL)
 		return NULL;
-	pl->cap = *cap;
 	pl->redis = redis;
 	if (getrandom(&pl->instance, sizeof pl->instance, 0) !=
 	    (ssize_t)sizeof pl->instance)
 		pl->instance = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)pl;
-	const long caps[N_WINDOWS] = { cap->per_s, cap->per_m, cap->per_h };
-	bool ok = pthread_mutex_init(&pl->lock, NULL) == 0;
-	pl->prefix = strdup(prefix != NULL ? prefix : "ratelimit");
-	ok = ok && pl->prefix != NULL;
-	for (int i = 0; ok && i < N_WINDOWS; i++) {
-		pl->w[i].cap = caps[i] > 0 ? caps[i] : 0;
+	for (int i = 0; i < N_WINDOWS; i++)
 		pl->w[i].slice = -1;
-		if (pl->w[i].cap > 0 && pl->w[i].cap <= PROVIDER_RING_MAX) {
-			pl->w[i].ring = calloc((size_t)pl->w[i].cap,
-					       sizeof *pl->w[i].ring);
-			ok = pl->w[i].ring != NULL;
-		}
+	if (pthread_mutex_init(&pl->lock, NULL) != 0) {
+		free(pl);
+		return NULL;
 	}
-	if (!ok) {
+	if (provider_limit_set(pl, cap, prefix) != 0) {
 		provider_limit_free(pl);
 		return NULL;
 	}
 	return pl;
+}
+
+/* w at a new cap, with ring (cap slots, or NULL: counted in fixed slices
+ * or not at all); the newest calls that fit stay counted.  A fixed window
+ * knows only how many its slice holds: they are kept as made at the
+ * slice's start, so they leave when it ends, as they would have. */
+static void
+window_resize(struct window *w, long cap, int64_t *ring, long span)
+{
+	long keep = w->count < cap ? w->count : cap;
+	int64_t newest = w->ring == NULL ? w->slice * span
+			 : w->count > 0 ? w->ring[(w->head + w->count - 1) % w->cap]
+					: 0;
+	for (long i = 0; ring != NULL && i < keep; i++)
+		ring[i] = w->ring != NULL
+				  ? w->ring[(w->head + w->count - keep + i) % w->cap]
+				  : newest;
+	free(w->ring);
+	*w = (struct window){
+		.cap = cap, .ring = ring, .count = keep,
+		.slice = ring == NULL && keep > 0 ? newest / span : -1,
+	};
+}
+
+int
+provider_limit_set(struct provider_limit *pl,
+		   const struct provider_capacity *cap, const char *prefix)
+{
+	const long caps[N_WINDOWS] = { cap->per_s, cap->per_m, cap->per_h };
+	int64_t *rings[N_WINDOWS] = { NULL };
+	char *copy = strdup(prefix != NULL ? prefix : "ratelimit");
+	bool ok = copy != NULL;
+	for (int i = 0; ok && i < N_WINDOWS; i++)
+		if (caps[i] > 0 && caps[i] <= PROVIDER_RING_MAX)
+			ok = (rings[i] = calloc((size_t)caps[i],
+						sizeof *rings[i])) != NULL;
+	if (!ok) {
+		for (int i = 0; i < N_WINDOWS; i++)
+			free(rings[i]);
+		free(copy);
+		return -1;
+	}
+	pthread_mutex_lock(&pl->lock);
+	pl->cap = *cap;
+	for (int i = 0; i < N_WINDOWS; i++)
+		window_resize(&pl->w[i], caps[i] > 0 ? caps[i] : 0, rings[i],
+			      window_span_ms[i]);
+	char *old = pl->prefix;
+	pl->prefix = copy;
+	pthread_mutex_unlock(&pl->lock);
+	free(old);
+	return 0;
 }
 
 void
@@ -215,10 +259,13 @@ provider_limit_free(struct provider_limit *pl)
 	free(pl);
 }
 
-const struct provider_capacity *
-provider_limit_capacity(const struct provider_limit *pl)
+struct provider_capacity
+provider_limit_capacity(struct provider_limit *pl)
 {
-	return &pl->cap;
+	pthread_mutex_lock(&pl->lock);
+	struct provider_capacity cap = pl->cap;
+	pthread_mutex_unlock(&pl->lock);
+	return cap;
 }
 
 /* ms until window i has room at now, or 0 when it has room already. */
@@ -308,6 +355,7 @@ redis_admit(struct provider_limit *pl, struct provider_verdict *v)
 	snprintf(args[0], sizeof args[0], "%016" PRIx64 ":%lu", pl->instance,
 		 atomic_fetch_add(&pl->calls, 1));
 	argv[0] = args[0];
+	pthread_mutex_lock(&pl->lock);
 	for (int i = 0; i < N_WINDOWS; i++) {
 		if (pl->w[i].cap == 0)
 			continue;
@@ -322,8 +370,11 @@ redis_admit(struct provider_limit *pl, struct provider_verdict *v)
 		argv[2 + 2 * nkeys] = args[2 + 2 * nkeys];
 		nkeys++;
 	}
-	long long wait;
-	if (redis_eval_integer(pl->redis, admit_script, nkeys, keyv,
+	pthread_mutex_unlock(&pl->lock);
+	long long wait = 0;
+	/* No capacity known: nothing to count, no round trip. */
+	if (nkeys > 0 &&
+	    redis_eval_integer(pl->redis, admit_script, nkeys, keyv,
 			       1 + 2 * nkeys, argv, &wait) != 0)
 		return -1;
 	*v = (struct provider_verdict){ .allowed = wait == 0,

@@ -43,17 +43,25 @@ struct provider_limit;
 /* redis NULL: counted in this process; else in Redis, a sorted set of the
  * admitted calls' times per window under "PREFIX:1s|1m|1h" (one script
  * checks and records every window at once, on Redis's clock), with the
- * local count as the fallback while Redis is unavailable.  NULL when out
- * of memory. */
+ * local count as the fallback while Redis is unavailable.  A capacity of
+ * 0 everywhere (none known, or RATE_LIMIT_ENABLED off) admits every call
+ * at once, without asking Redis.  NULL when out of memory. */
 struct provider_limit *
 provider_limit_new(const struct provider_capacity *cap,
 		   struct redis_client *redis, const char *prefix);
 
+/* A reload's capacity and prefix.  The calls already admitted stay
+ * counted, as many as each new window holds: a reload is no reset.  0, or
+ * -1 when out of memory (unchanged). */
+int
+provider_limit_set(struct provider_limit *pl,
+		   const struct provider_capacity *cap, const char *prefix);
+
 void
 provider_limit_free(struct provider_limit *pl);
 
-const struct provider_capacity *
-provider_limit_capacity(const struct provider_limit *pl);
+struct provider_capacity
+provider_limit_capacity(struct provider_limit *pl);
 
 struct provider_verdict {
 	bool allowed;

@@ -205,7 +205,9 @@ warmer_touch(struct warmer *w, const char *key, const char *operation,
 	n->requested_ms = now;
 
 	pthread_mutex_lock(&w->lock);
-	/* Under the lock: a reload may change the interval. */
+	/* Under the lock: a reload may change the interval, and grow the
+	 * table. */
+	b = &w->buckets[h & (w->n_buckets - 1)];
 	n->interval_ms = sub_interval(w, lifetime_ms, request_max_age);
 	n->due_ms = now + n->interval_ms;
 	if (w->disabled) {
@@ -345,15 +347,40 @@ void
 warmer_reconfigure(struct warmer *w, const struct warmer_options *opts)
 {
 	int64_t now = w->o.clock();
+	/* More subscriptions than buckets make long chains: grown, never
+	 * shrunk.  Without the memory, the chains it is. */
+	size_t n_buckets = 64;
+	while (n_buckets < (size_t)opts->max_subscriptions)
+		n_buckets *= 2;
 	pthread_mutex_lock(&w->lock);
+	struct sub **buckets = n_buckets > w->n_buckets
+				       ? calloc(n_buckets, sizeof *buckets)
+				       : NULL;
+	if (buckets != NULL) {
+		for (size_t i = 0; i < w->n_buckets; i++)
+			for (struct sub *s = w->buckets[i], *next; s != NULL;
+			     s = next) {
+				next = s->chain;
+				struct sub **b = &buckets[s->hash & (n_buckets - 1)];
+				s->chain = *b;
+				*b = s;
+			}
+		free(w->buckets);
+		w->buckets = buckets;
+		w->n_buckets = n_buckets;
+	}
 	w->o.interval_ms = opts->interval_ms;
 	w->o.subscription_ttl_ms = opts->subscription_ttl_ms;
 	w->o.unhealthy_threshold = opts->unhealthy_threshold;
+	w->o.max_subscriptions = opts->max_subscriptions;
 	w->disabled = opts->disabled;
 	for (size_t i = 0; i < w->n_buckets; i++)
 		for (struct sub **p = &w->buckets[i]; *p != NULL;) {
 			struct sub *s = *p;
-			if (w->disabled) {
+			/* Beyond a smaller cap, refreshes would only push
+			 * other entries out of the cache. */
+			if (w->disabled ||
+			    w->count > (size_t)w->o.max_subscriptions) {
 				*p = s->chain;
 				w->count--;
 				w->stats.dropped++;

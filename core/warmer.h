@@ -59,10 +59,11 @@ int
 warmer_touch(struct warmer *w, const char *key, const char *operation,
 	     const cJSON *params, long lifetime_ms, bool request_max_age);
 
-/* A reload's WARMUP_* settings: interval, TTL, threshold and disabled
- * from opts (the rest stays).  Intervals of the subscriptions held are
- * recomputed; disabling drops them all.  One being refreshed meanwhile
- * comes back under the new settings. */
+/* A reload's WARMUP_* settings and CACHE_MAX_ITEMS: interval, TTL,
+ * threshold, max_subscriptions and disabled from opts (the rest stays).
+ * Intervals of the subscriptions held are recomputed; disabling drops them
+ * all, a smaller cap those beyond it.  One being refreshed meanwhile comes
+ * back under the new settings. */
 void
 warmer_reconfigure(struct warmer *w, const struct warmer_options *opts);
 

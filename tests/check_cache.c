@@ -328,6 +328,191 @@ START_TEST(key_differs_when_request_differs)
 }
 END_TEST
 
+/* ---- a reload's settings ---- */
+
+static struct cache_options
+reload_options(long max_items)
+{
+	return (struct cache_options){
+		.max_items = max_items, .max_age_ms = 90000, .min_age_ms = 30000,
+		.key_group = "grp", .clock = fake_clock,
+	};
+}
+
+START_TEST(reconfigure_shrink_evicts_least_recently_used)
+{
+	put("a", 1, 90000);
+	put("b", 2, 90000);
+	put("c", 3, 90000);
+	ck_assert_int_eq(get("a", -1, NULL), 1); /* b is the oldest use */
+	struct cache_options o = reload_options(2);
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	ck_assert_uint_eq(cache_count(cache), 2);
+	ck_assert_int_eq(get("b", -1, NULL), -1);
+	o.max_items = 1;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	ck_assert_int_eq(get("c", -1, NULL), -1);
+	ck_assert_int_eq(get("a", -1, NULL), 1);
+	/* And the new size holds for what comes next. */
+	put("d", 4, 90000);
+	ck_assert_uint_eq(cache_count(cache), 1);
+	ck_assert_int_eq(get("d", -1, NULL), 4);
+}
+END_TEST
+
+/* Growing past the buckets sized at start rehashes: the entries already
+ * there are still found, and the cache fills to the new size. */
+START_TEST(reconfigure_grow_keeps_entries)
+{
+	put("a", 1, 90000);
+	put("b", 2, 90000);
+	struct cache_options o = reload_options(5000);
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	ck_assert_int_eq(get("a", -1, NULL), 1);
+	ck_assert_int_eq(get("b", -1, NULL), 2);
+	char key[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		put(key, i, 90000);
+	}
+	ck_assert_uint_eq(cache_count(cache), 5000);
+	ck_assert_int_eq(get("k0", -1, NULL), 0);
+	ck_assert_int_eq(get("k4999", -1, NULL), 4999);
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+}
+END_TEST
+
+START_TEST(reconfigure_lifetimes)
+{
+	put("a", 1, cache_request_max_age(cache, NULL));
+	fake_now += 5000;
+	ck_assert_int_eq(get("a", cache_request_max_age(cache, NULL), NULL), 1);
+	/* A lower CACHE_MAX_AGE (and CACHE_MIN_AGE under it): an entry
+	 * stored for longer now misses, as for a request's lower maxAge. */
+	struct cache_options o = reload_options(3);
+	o.max_age_ms = 2000;
+	o.min_age_ms = 1000;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	ck_assert_int_eq(cache_request_max_age(cache, NULL), 2000);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":500}"), 1000);
+	ck_assert_int_eq(get("a", cache_request_max_age(cache, NULL), NULL), -1);
+	ck_assert_int_eq(get("a", -1, NULL), 1);
+	/* CACHE_UPDATE_AGE_ON_GET, turned on. */
+	put("b", 2, 1000);
+	fake_now += 800;
+	ck_assert_int_eq(get("b", -1, NULL), 2);
+	fake_now += 800;
+	ck_assert_int_eq(get("b", -1, NULL), -1);
+	o.update_age_on_get = true;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	put("b", 2, 1000);
+	fake_now += 800;
+	ck_assert_int_eq(get("b", -1, NULL), 2);
+	fake_now += 800;
+	ck_assert_int_eq(get("b", -1, NULL), 2);
+}
+END_TEST
+
+/* Turned on by a reload (the provider limit enabled), expired entries
+ * stay for cache_get_stale; turned off, they go when next looked up. */
+START_TEST(reconfigure_keep_stale)
+{
+	struct cache_options o = reload_options(3);
+	o.keep_stale = true;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	put("a", 1, 1000);
+	fake_now += 2000;
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+	cJSON *v = cache_get_stale(cache, "a", NULL);
+	ck_assert_ptr_nonnull(v);
+	cJSON_Delete(v);
+	o.keep_stale = false;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	ck_assert_int_eq(get("a", -1, NULL), -1);
+	ck_assert_ptr_null(cache_get_stale(cache, "a", NULL));
+	ck_assert_uint_eq(cache_count(cache), 0);
+}
+END_TEST
+
+/* A new group or ignored list gives new keys; what was stored under the
+ * old ones is simply not found. */
+START_TEST(reconfigure_keys)
+{
+	const char *params = "{\"base\":\"LINK\",\"nonce\":1}";
+	char *old = key_of("fetch_ohlcv", params);
+	put(old, 1, 90000);
+	struct cache_options o = reload_options(3);
+	o.key_group = "next";
+	o.ignored_props = "nonce";
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	char *now = key_of("fetch_ohlcv", params);
+	ck_assert(strncmp(now, "next:", 5) == 0);
+	ck_assert_int_eq(get(now, -1, NULL), -1);
+	assert_same_key("fetch_ohlcv", params,
+			"{\"base\":\"LINK\",\"nonce\":2}");
+	/* The defaults stay ignored whatever the list. */
+	assert_same_key("fetch_ohlcv", params,
+			"{\"base\":\"LINK\",\"id\":9}");
+	o.key_group = "grp";
+	o.ignored_props = NULL;
+	ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	char *back = key_of("fetch_ohlcv", params);
+	ck_assert_str_eq(back, old);
+	ck_assert_int_eq(get(back, -1, NULL), 1);
+	free(old);
+	free(now);
+	free(back);
+}
+END_TEST
+
+static atomic_bool reloading;
+
+static void *
+reload_race(void *arg)
+{
+	(void)arg;
+	char text[64];
+	for (int i = 0; atomic_load(&reloading); i++) {
+		snprintf(text, sizeof text, "{\"n\":%d,\"nonce\":%d}", i % 50, i);
+		cJSON *p = cJSON_Parse(text);
+		char *key = cache_key(cache, "op", p);
+		ck_assert_ptr_nonnull(key);
+		long max_age = cache_request_max_age(cache, p);
+		cJSON *v = cJSON_CreateNumber(i);
+		ck_assert_int_eq(cache_put(cache, key, v, max_age), 0);
+		cJSON_Delete(v);
+		cJSON_Delete(cache_get(cache, key, max_age, NULL));
+		cJSON_Delete(cache_get_stale(cache, key, NULL));
+		free(key);
+		cJSON_Delete(p);
+	}
+	return NULL;
+}
+
+/* Reloads while requests compute keys and read and write entries: under
+ * the sanitizers, any unguarded read of a setting a reload frees shows. */
+START_TEST(reconfigure_under_load)
+{
+	pthread_t t[4];
+	atomic_store(&reloading, true);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, reload_race, NULL), 0);
+	struct cache_options o = reload_options(3);
+	for (int i = 0; i < 400; i++) {
+		o.max_items = i % 2 ? 2 : 100 + i * 10;
+		o.key_group = i % 2 ? "odd" : "even";
+		o.ignored_props = i % 3 ? "nonce" : "x,y";
+		o.keep_stale = i % 2;
+		o.max_age_ms = 1000 + i;
+		ck_assert_int_eq(cache_reconfigure(cache, &o), 0);
+	}
+	atomic_store(&reloading, false);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_le(cache_count(cache), 2);
+}
+END_TEST
+
 /* ---- coalescing ---- */
 
 #define N_THREADS 16
@@ -823,6 +1008,16 @@ cache_suite(void)
 	tcase_add_test(lru, update_age_on_get);
 	tcase_add_test(lru, request_max_age);
 	suite_add_tcase(suite, lru);
+
+	TCase *reload = tcase_create("reconfigure");
+	tcase_add_checked_fixture(reload, setup, teardown);
+	tcase_add_test(reload, reconfigure_shrink_evicts_least_recently_used);
+	tcase_add_test(reload, reconfigure_grow_keeps_entries);
+	tcase_add_test(reload, reconfigure_lifetimes);
+	tcase_add_test(reload, reconfigure_keep_stale);
+	tcase_add_test(reload, reconfigure_keys);
+	tcase_add_test(reload, reconfigure_under_load);
+	suite_add_tcase(suite, reload);
 
 	TCase *keys = tcase_create("keys");
 	tcase_add_checked_fixture(keys, setup, teardown);

@@ -269,6 +269,63 @@ START_TEST(help_lists_every_setting)
 }
 END_TEST
 
+/* What a reload compares: only the named settings (a prefix ending in '_'
+ * names a family), in table order, secrets without their values. */
+START_TEST(changes_name_what_differs)
+{
+	char *path = ini("[dcproxyd]\nEA_PORT = 8080\nCACHE_REDIS_PASSWORD = a\n");
+	load_ok(path);
+	free(path);
+	struct daemon_config next;
+	path = ini("[dcproxyd]\nEA_PORT = 8081\nCACHE_REDIS_PORT = 6380\n"
+		   "CACHE_REDIS_PATH = /run/r.sock\nCACHE_REDIS_PASSWORD = b\n"
+		   "CACHE_MAX_ITEMS = 5\n");
+	ck_assert_int_eq(daemon_config_load(&next, path, true, err, sizeof err), 0);
+	free(path);
+	static const char *const names[] = { "EA_HOST", "EA_PORT",
+					     "CACHE_REDIS_", NULL };
+	char out[512];
+	ck_assert_uint_eq(daemon_config_changes(&c, &next, names, out, sizeof out), 4);
+	ck_assert_str_eq(out, "EA_PORT changed (8080 -> 8081), "
+			 "CACHE_REDIS_PATH changed (\"\" -> /run/r.sock), "
+			 "CACHE_REDIS_PORT changed (6379 -> 6380), "
+			 "CACHE_REDIS_PASSWORD changed");
+	/* Truncated to fit, still counted. */
+	ck_assert_uint_eq(daemon_config_changes(&c, &next, names, out, 10), 4);
+	ck_assert_str_eq(out, "EA_PORT c");
+	ck_assert_uint_eq(daemon_config_changes(&next, &next, names, out,
+						sizeof out), 0);
+	ck_assert_str_eq(out, "");
+	/* A name is a whole name unless it ends in '_'. */
+	static const char *const port[] = { "CACHE_REDIS", "EA_POR", NULL };
+	ck_assert_uint_eq(daemon_config_changes(&c, &next, port, out, sizeof out), 0);
+	daemon_config_free(&next);
+}
+END_TEST
+
+/* A reload keeps a generated UUID, and a default key group with it, so
+ * the cache's keys stay the same. */
+START_TEST(keep_identity_keeps_key_group)
+{
+	load_ok(NULL);
+	struct daemon_config next;
+	ck_assert_int_eq(daemon_config_load(&next, NULL, false, err, sizeof err), 0);
+	ck_assert_str_ne(next.uuid, c.uuid);
+	ck_assert_int_eq(daemon_config_keep_identity(&next, &c), 0);
+	ck_assert_str_eq(next.uuid, c.uuid);
+	ck_assert_str_eq(next.cache_key_group, c.uuid);
+	daemon_config_free(&next);
+	/* A key group that was set stays as set. */
+	char *path = ini("[dcproxyd]\nCACHE_KEY_GROUP = shared\n");
+	ck_assert_int_eq(daemon_config_load(&next, path, true, err, sizeof err), 0);
+	ck_assert_int_eq(daemon_config_keep_identity(&next, &c), 0);
+	ck_assert_str_eq(next.uuid, c.uuid);
+	ck_assert_str_eq(next.cache_key_group, "shared");
+	daemon_config_free(&next);
+	free(path);
+}
+END_TEST
+
 static Suite *
 daemon_config_suite(void)
 {
@@ -286,6 +343,8 @@ daemon_config_suite(void)
 	tcase_add_test(tc, env_errors);
 	tcase_add_test(tc, shipped_file_is_all_defaults);
 	tcase_add_test(tc, help_lists_every_setting);
+	tcase_add_test(tc, changes_name_what_differs);
+	tcase_add_test(tc, keep_identity_keeps_key_group);
 	suite_add_tcase(suite, tc);
 	return suite;
 }

@@ -76,6 +76,25 @@ START_TEST(app_name_and_escaping)
 }
 END_TEST
 
+/* A reload's METRICS_NAME: every series takes the new label, or none. */
+START_TEST(app_name_set)
+{
+	struct prom_registry *reg = prom_registry_new("");
+	struct prom_family *g = prom_family_add(reg, PROM_GAUGE, "x_up", "up",
+						NULL, NULL, 0);
+	prom_set(g, NULL, 1);
+	ck_assert_int_eq(prom_registry_set_app_name(reg, "next"), 0);
+	char *text = prom_format(reg);
+	ck_assert_ptr_nonnull(strstr(text, "\nx_up{app_name=\"next\"} 1\n"));
+	free(text);
+	ck_assert_int_eq(prom_registry_set_app_name(reg, ""), 0);
+	text = prom_format(reg);
+	ck_assert_ptr_nonnull(strstr(text, "\nx_up 1\n"));
+	free(text);
+	prom_registry_free(reg);
+}
+END_TEST
+
 START_TEST(histogram_cumulative)
 {
 	static const char *const labels[] = { "service", NULL };
@@ -239,6 +258,7 @@ prometheus_suite(void)
 	tcase_add_test(tc, small_registry);
 	tcase_add_test(tc, unlabelled_reads_zero);
 	tcase_add_test(tc, app_name_and_escaping);
+	tcase_add_test(tc, app_name_set);
 	tcase_add_test(tc, histogram_cumulative);
 	tcase_add_test(tc, unlabelled_histogram);
 	tcase_add_test(tc, bad_declarations);

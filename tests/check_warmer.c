@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -223,7 +224,8 @@ START_TEST(reconfigured)
 	ck_assert_int_eq(warmer_run_due(w, fake_now, &next), 0);
 	struct warmer_options o = { .interval_ms = 500,
 				    .subscription_ttl_ms = 3600000,
-				    .unhealthy_threshold = 3 };
+				    .unhealthy_threshold = 3,
+				    .max_subscriptions = 10 };
 	warmer_reconfigure(w, &o);
 	fake_now += 500;
 	ck_assert_int_eq(warmer_run_due(w, fake_now, &next), 1);
@@ -243,6 +245,49 @@ START_TEST(reconfigured)
 }
 END_TEST
 
+/* CACHE_MAX_ITEMS changed by a reload: a smaller cap drops the
+ * subscriptions beyond it, a larger one (past the table sized at start)
+ * takes more, and those held are still found. */
+START_TEST(reconfigured_cap)
+{
+	struct warmer *w = make(0, 3600000, 3, 5);
+	cJSON *p = cJSON_CreateObject();
+	char key[32];
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		ck_assert_int_eq(warmer_touch(w, key, "health", p, 10000, false), 0);
+	}
+	struct warmer_options o = { .subscription_ttl_ms = 3600000,
+				    .unhealthy_threshold = 3,
+				    .max_subscriptions = 2 };
+	warmer_reconfigure(w, &o);
+	ck_assert_uint_eq(warmer_count(w), 2);
+	ck_assert_uint_eq(warmer_get_stats(w).dropped, 3);
+	ck_assert_int_eq(warmer_touch(w, "new", "health", p, 10000, false), -1);
+	o.max_subscriptions = 500;
+	warmer_reconfigure(w, &o);
+	for (int i = 0; i < 498; i++) {
+		snprintf(key, sizeof key, "n%d", i);
+		ck_assert_int_eq(warmer_touch(w, key, "health", p, 10000, false), 0);
+	}
+	ck_assert_uint_eq(warmer_count(w), 500);
+	/* Touching every key again adds none: each is found where it is. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		(void)warmer_touch(w, key, "health", p, 10000, false);
+	}
+	for (int i = 0; i < 498; i++) {
+		snprintf(key, sizeof key, "n%d", i);
+		ck_assert_int_eq(warmer_touch(w, key, "health", p, 10000, false), 0);
+	}
+	ck_assert_uint_eq(warmer_count(w), 500);
+	fake_now += 8000;
+	ck_assert_int_eq(run(w), 500);
+	cJSON_Delete(p);
+	warmer_free(w);
+}
+END_TEST
+
 static Suite *
 warmer_suite(void)
 {
@@ -256,6 +301,7 @@ warmer_suite(void)
 	tcase_add_test(tc, skips_do_not_count_as_failures);
 	tcase_add_test(tc, capped);
 	tcase_add_test(tc, reconfigured);
+	tcase_add_test(tc, reconfigured_cap);
 	tcase_add_test(tc, thread_starts_and_stops);
 	suite_add_tcase(suite, tc);
 	return suite;
