@@ -6,16 +6,30 @@
 #   3. nginx: the same body, a static file, Content-Type application/json
 #   4. cache misses: GET api/v1/ohlcv with a start that never repeats, so
 #      every request is a miss that goes to the stand-in upstream
-# each with wrk -t2 -c50 -d10s --latency; then dcproxyd's VmRSS once its
+# each with wrk -c50 -d10s --latency; then dcproxyd's VmRSS once its
 # cache holds 10,000 distinct items (CACHE_MAX_ITEMS=10000, checked on
 # /metrics): 1 s after the fill, and at rest once the fill's worker threads
 # have ended.  Targets: cache-hit throughput >= 0.8x nginx's, p99 <= 2 ms at
 # 50 connections, RSS <= 20 MiB with 10,000 cached items.
+# The servers (dcproxyd, nginx) get the first half of the CPUs and the
+# load (wrk, the stand-in upstream) the rest, so neither side takes time
+# slices from the other: sharing, a server's event loop waits behind wrk's
+# threads and p99 measures the scheduler (4 to 6 ms here, nginx too).
+# nginx runs one worker per server CPU, as dcproxyd runs one loop per CPU
+# it may use.
 #   usage: tests/bench-daemon.sh [DURATION]     (wrk -d, default 10s)
 set -eu
 duration=${1:-10s}
 conns=50
-threads=2
+cpus=$(nproc)
+if [ "$cpus" -ge 2 ]; then
+	server_cpus=0-$((cpus / 2 - 1))
+	load_cpus=$((cpus / 2))-$((cpus - 1))
+	threads=$((cpus - cpus / 2))
+	workers=$((cpus / 2))
+else
+	server_cpus=0 load_cpus=0 threads=1 workers=1
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tests/deps.sh
@@ -71,7 +85,7 @@ wait_http() {
 }
 
 # ---- the stand-in upstream
-"$build/tests/dcproxy-standin" >"$out/standin.url" 2>"$out/standin.err" &
+taskset -c "$load_cpus" "$build/tests/dcproxy-standin" >"$out/standin.url" 2>"$out/standin.err" &
 standin=$!
 n=0
 while [ ! -s "$out/standin.url" ]; do
@@ -102,7 +116,8 @@ EOF
 env DCPROXY_REGISTRY="$top/etc/operations.ini" \
     DCPROXY_PLUGIN_PATH="$build/plugins/.libs" \
     DATA_COLLECTION_URL="$upstream" \
-    "$build/dcproxyd" --config "$out/dcproxyd.ini" 2>"$out/dcproxyd.log" &
+    taskset -c "$server_cpus" "$build/dcproxyd" --config "$out/dcproxyd.ini" \
+	2>"$out/dcproxyd.log" &
 dpid=$!
 base=http://127.0.0.1:$port
 wait_http "$base/healthz" || fail "dcproxyd did not start: $(cat "$out/dcproxyd.log")"
@@ -137,7 +152,7 @@ cp "$out/health.json" "$out/www/api/v1/health"
 chmod -R go+rX "$out" # nginx's workers run as nobody when started as root
 cat >"$out/nginx/nginx.conf" <<EOF
 daemon off;
-worker_processes auto;
+worker_processes $workers;
 pid $out/nginx/nginx.pid;
 error_log $out/nginx/error.log error;
 events { worker_connections 1024; }
@@ -156,7 +171,7 @@ http {
 	}
 }
 EOF
-nginx -e "$out/nginx/error.log" -p "$out/nginx" -c "$out/nginx/nginx.conf" &
+taskset -c "$server_cpus" nginx -e "$out/nginx/error.log" -p "$out/nginx" -c "$out/nginx/nginx.conf" &
 npid=$!
 nginx_url=http://127.0.0.1:$nport/api/v1/health
 wait_http "$nginx_url" || fail "nginx did not start: $(cat "$out/nginx/error.log")"
@@ -205,7 +220,7 @@ EOF
 
 # bench NAME SCRIPT URL: one wrk run; NAME.rps, NAME.p99 (ms) in $out.
 bench() {
-	wrk -t$threads -c$conns -d"$duration" --latency -s "$2" "$3" >"$out/$1.wrk" 2>&1 ||
+	taskset -c "$load_cpus" wrk -t$threads -c$conns -d"$duration" --latency -s "$2" "$3" >"$out/$1.wrk" 2>&1 ||
 		fail "wrk $1: $(cat "$out/$1.wrk")"
 	# shellcheck disable=SC2046 # four numbers, split on purpose
 	set -- "$1" $(awk '$1 == "RESULT" { print $2, $3, $4, $5 }' "$out/$1.wrk")
@@ -260,10 +275,12 @@ awk -v d="$duration" -v c=$conns -v t=$threads \
     -v mr="$(cat "$out/miss.rps")" -v mp="$(cat "$out/miss.p99")" \
     -v missed="$missed" -v r0="$rss_start" -v r1="$rss_full" -v r2="$rss_after" \
     -v rr="$rss_rest" \
-    -v fs="$fill_start" -v fe="$fill_end" -v cpus="$(nproc)" 'BEGIN {
+    -v fs="$fill_start" -v fe="$fill_end" -v cpus="$cpus" \
+    -v sc="$server_cpus" -v lc="$load_cpus" 'BEGIN {
 	row = "%-44s %11s %10s  %-14s %s\n"
 	printf "dcproxyd vs nginx, loopback, same run: wrk -t%d -c%d -d%s --latency, %d CPUs\n",
 		t, c, d, cpus
+	printf "servers on CPU %s, wrk and the stand-in on CPU %s\n", sc, lc
 	printf row, "", "requests/s", "p99", "target", ""
 	printf row, "dcproxyd GET api/v1/health (hit)", sprintf("%.0f", gr),
 		sprintf("%.2f ms", gp), "<= 2 ms", (gp <= 2) ? "ok" : "MISSED"
