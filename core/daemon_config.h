@@ -1,6 +1,7 @@
 /* daemon_config: the settings of the host service dcproxyd, described by one
  * table, read from an INI file ([dcproxyd] section) with the environment
- * overriding it.  Loaded once, before any thread starts; read-only after.
+ * overriding it.  Each load makes a new config (at start, and on every
+ * SIGHUP); once in use it is never written, so threads share it freely.
  */
 #ifndef DCPROXY_DAEMON_CONFIG_H
 #define DCPROXY_DAEMON_CONFIG_H
