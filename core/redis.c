@@ -1,6 +1,8 @@
 /* redis: CACHE_REDIS_URL parsing and a pool of blocking hiredis connections
  * with a reconnect cooldown.  One mutex guards the pool and the state;
- * commands run unlocked on a connection only their caller holds.
+ * commands run unlocked on a connection only their caller holds.  For
+ * rediss:// each connection is a tls_tunnel that hiredis talks through,
+ * since hiredis 0.14 has no TLS of its own.
  */
 #include "config.h"
 
@@ -13,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "cache.h"
 #include "http.h"
 #include "redis.h"
+#include "tls_tunnel.h"
 
 /* Idle connections kept for reuse; more concurrent callers open more and
  * close them on return. */
@@ -129,7 +133,7 @@ redis_url_parse(const char *url, struct redis_endpoint *ep, char *err,
 			goto bad_escape;
 		p = at + 1;
 	}
-	const char *host = p, *host_end;
+	const char *hostport = p, *host = p, *host_end;
 	if (*p == '[') { /* [IPv6] */
 		const char *close = memchr(p, ']', (size_t)(auth_end - p));
 		if (close == NULL) {
@@ -163,7 +167,15 @@ redis_url_parse(const char *url, struct redis_endpoint *ep, char *err,
 	p = auth_end;
 	if (*p == '/') {
 		size_t dlen = strcspn(p + 1, "?");
-		if (dlen > 0 && parse_number(p + 1, dlen, 0, 1000000, &ep->db) != 0) {
+		if (hostport == auth_end && strspn(p + 1, "0123456789") < dlen) {
+			/* redis:///run/redis.sock: no host or port, so the
+			 * path names a unix socket rather than a database. */
+			free(ep->host);
+			ep->host = NULL;
+			if ((ep->path = url_decode(p, 1 + dlen)) == NULL)
+				goto bad_escape;
+		} else if (dlen > 0 &&
+			   parse_number(p + 1, dlen, 0, 1000000, &ep->db) != 0) {
 			snprintf(err, errlen, "'%s': the database is not a number",
 				 url);
 			goto fail;
@@ -200,8 +212,8 @@ redis_url_parse(const char *url, struct redis_endpoint *ep, char *err,
 	}
 	return 0;
 bad_escape:
-	snprintf(err, errlen, "'%s': bad %%-escape in the user or password",
-		 url);
+	snprintf(err, errlen,
+		 "'%s': bad %%-escape in the user, the password or the path", url);
 	goto fail;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -214,6 +226,7 @@ fail:
 
 struct redis_conn {
 	redisContext *ctx;
+	struct tls_tunnel *tunnel;  /* rediss://, else NULL */
 	int64_t last_used;
 	unsigned generation;        /* the client's, when it connected */
 	struct redis_conn *next;
@@ -226,6 +239,7 @@ struct redis_client {
 	char where[300];
 	long timeout_ms, idle_timeout_ms, max_cooldown_ms, max_queued;
 	const struct logger *logger;
+	SSL_CTX *tls;               /* rediss://: every tunnel's, else NULL */
 
 	pthread_mutex_t lock;       /* guards everything below */
 	struct redis_conn *idle;
@@ -254,24 +268,19 @@ redis_new(const struct redis_options *o, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	char why[400];
 	if (o->url != NULL && o->url[0] != '\0') {
-		char why[400];
 		if (redis_url_parse(o->url, &r->ep, why, sizeof why) != 0) {
 			snprintf(err, errlen, "CACHE_REDIS_URL: %s", why);
-			free(r);
-			return NULL;
+			goto fail;
 		}
-		if (r->ep.tls) {
-			/* Never fall back to plain text for a TLS URL. */
+		if (r->ep.tls && r->ep.path != NULL) {
 			snprintf(err, errlen,
-				 "CACHE_REDIS_URL: rediss:// needs TLS, but this "
-				 "dcproxyd is built with hiredis %d.%d without "
-				 "hiredis_ssl; use redis:// through a TLS tunnel "
-				 "(stunnel) or rebuild with hiredis >= 1.0 and TLS",
-				 HIREDIS_MAJOR, HIREDIS_MINOR);
-			redis_endpoint_clear(&r->ep);
-			free(r);
-			return NULL;
+				 "CACHE_REDIS_URL: rediss:// cannot name a unix "
+				 "socket (%.200s): TLS is for TCP; use "
+				 "rediss://host:port, or redis:// for a local socket",
+				 r->ep.path);
+			goto fail;
 		}
 	} else if (o->path != NULL && o->path[0] != '\0') {
 		r->ep.path = strdup(o->path);
@@ -284,12 +293,13 @@ redis_new(const struct redis_options *o, char *err, size_t errlen)
 	/* The URL's password wins over CACHE_REDIS_PASSWORD. */
 	if (r->ep.password == NULL)
 		r->ep.password = dup_nonempty(o->password);
+	/* The scheme only for TLS, so that logs say it is in use. */
 	if (r->ep.path != NULL)
 		snprintf(r->where, sizeof r->where, "unix:%s", r->ep.path);
 	else if (r->ep.host != NULL)
 		snprintf(r->where, sizeof r->where,
-			 strchr(r->ep.host, ':') ? "[%s]:%d" : "%s:%d",
-			 r->ep.host, r->ep.port);
+			 strchr(r->ep.host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+			 r->ep.tls ? "rediss://" : "", r->ep.host, r->ep.port);
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 500;
 	r->idle_timeout_ms = o->idle_timeout_ms;
 	r->max_cooldown_ms = o->max_cooldown_ms;
@@ -298,11 +308,18 @@ redis_new(const struct redis_options *o, char *err, size_t errlen)
 	if ((r->ep.path == NULL && r->ep.host == NULL) ||
 	    pthread_mutex_init(&r->lock, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
-		redis_endpoint_clear(&r->ep);
-		free(r);
-		return NULL;
+		goto fail;
+	}
+	if (r->ep.tls && (r->tls = tls_tunnel_ctx_new(why, sizeof why)) == NULL) {
+		snprintf(err, errlen, "CACHE_REDIS_URL: %s", why);
+		pthread_mutex_destroy(&r->lock);
+		goto fail;
 	}
 	return r;
+fail:
+	redis_endpoint_clear(&r->ep);
+	free(r);
+	return NULL;
 }
 
 static void
@@ -310,7 +327,10 @@ conn_free(struct redis_conn *c)
 {
 	if (c == NULL)
 		return;
+	/* redisFree closes the tunnel's plain end first, so the pump is
+	 * already on its way out when the tunnel is closed. */
 	redisFree(c->ctx);
+	tls_tunnel_close(c->tunnel);
 	free(c);
 }
 
@@ -324,6 +344,7 @@ redis_free(struct redis_client *r)
 		conn_free(c);
 	}
 	pthread_mutex_destroy(&r->lock);
+	tls_tunnel_ctx_free(r->tls);
 	redis_endpoint_clear(&r->ep);
 	free(r);
 }
@@ -387,39 +408,71 @@ ctx_run(const struct redis_client *r, redisContext *ctx, int argc,
 	return reply;
 }
 
+/* A connected redisContext on a TLS tunnel; NULL with why. */
+static redisContext *
+tls_connect(struct redis_client *r, struct redis_conn *c, char *why,
+	    size_t len)
+{
+	char detail[200];
+	int fd;
+	c->tunnel = tls_tunnel_open(r->tls, r->ep.host, r->ep.port,
+				    r->timeout_ms, &fd, detail, sizeof detail);
+	if (c->tunnel == NULL) {
+		snprintf(why, len, "cannot connect to %.120s: %.150s", r->where,
+			 detail);
+		return NULL;
+	}
+	redisContext *ctx = redisConnectFd(fd);
+	if (ctx == NULL) {
+		snprintf(why, len, "out of memory");
+		close(fd);
+	}
+	return ctx;
+}
+
 static struct redis_conn *
 conn_open(struct redis_client *r, char *why, size_t len)
 {
 	struct timeval tv = { .tv_sec = r->timeout_ms / 1000,
 			      .tv_usec = (r->timeout_ms % 1000) * 1000 };
-	redisContext *ctx = r->ep.path != NULL
-		? redisConnectUnixWithTimeout(r->ep.path, tv)
-		: redisConnectWithTimeout(r->ep.host, r->ep.port, tv);
-	if (ctx == NULL || ctx->err) {
-		char detail[200];
-		ctx_reason(r, ctx, detail, sizeof detail);
-		snprintf(why, len, "cannot connect to %.120s: %.150s", r->where, detail);
-		redisFree(ctx);
+	struct redis_conn *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		snprintf(why, len, "out of memory");
 		return NULL;
 	}
-	/* Every later read and write is bounded the same way. */
-	redisSetTimeout(ctx, tv);
-	if (r->ep.path == NULL)
-		redisEnableKeepAlive(ctx);
+	if (r->tls != NULL) {
+		if ((c->ctx = tls_connect(r, c, why, len)) == NULL)
+			goto fail;
+	} else {
+		c->ctx = r->ep.path != NULL
+			? redisConnectUnixWithTimeout(r->ep.path, tv)
+			: redisConnectWithTimeout(r->ep.host, r->ep.port, tv);
+		if (c->ctx == NULL || c->ctx->err) {
+			char detail[200];
+			ctx_reason(r, c->ctx, detail, sizeof detail);
+			snprintf(why, len, "cannot connect to %.120s: %.150s",
+				 r->where, detail);
+			goto fail;
+		}
+		if (r->ep.path == NULL)
+			redisEnableKeepAlive(c->ctx);
+	}
+	/* Every later read and write is bounded the same way; through a
+	 * tunnel that bounds the wait for the server as well. */
+	redisSetTimeout(c->ctx, tv);
 	char detail[200];
 	redisReply *reply;
 	if (r->ep.password != NULL) {
 		const char *auth[] = { "AUTH", r->ep.user, r->ep.password };
 		if (r->ep.user == NULL)
 			auth[1] = r->ep.password;
-		reply = ctx_run(r, ctx, r->ep.user != NULL ? 3 : 2, auth, detail,
-				sizeof detail);
+		reply = ctx_run(r, c->ctx, r->ep.user != NULL ? 3 : 2, auth,
+				detail, sizeof detail);
 		if (reply == NULL) {
 			snprintf(why, len,
 				 "%.120s refused the password (CACHE_REDIS_PASSWORD or the "
 				 "URL's): %.150s", r->where, detail);
-			redisFree(ctx);
-			return NULL;
+			goto fail;
 		}
 		freeReplyObject(reply);
 	}
@@ -427,23 +480,18 @@ conn_open(struct redis_client *r, char *why, size_t len)
 		char db[24];
 		snprintf(db, sizeof db, "%ld", r->ep.db);
 		const char *select[] = { "SELECT", db };
-		reply = ctx_run(r, ctx, 2, select, detail, sizeof detail);
+		reply = ctx_run(r, c->ctx, 2, select, detail, sizeof detail);
 		if (reply == NULL) {
 			snprintf(why, len, "%.120s: SELECT %s: %.150s", r->where, db,
 				 detail);
-			redisFree(ctx);
-			return NULL;
+			goto fail;
 		}
 		freeReplyObject(reply);
 	}
-	struct redis_conn *c = calloc(1, sizeof *c);
-	if (c == NULL) {
-		snprintf(why, len, "out of memory");
-		redisFree(ctx);
-		return NULL;
-	}
-	c->ctx = ctx;
 	return c;
+fail:
+	conn_free(c);
+	return NULL;
 }
 
 /* Record a failure: the first one of an outage (or a probe failing for a

@@ -1,5 +1,6 @@
 /* redis: dcproxyd's small hiredis client (CACHE_REDIS_* settings), owned by
- * the daemon.  Thread-safe: a mutex-guarded pool of blocking connections,
+ * the daemon, over TCP, a unix socket or TLS (rediss://, through
+ * tls_tunnel).  Thread-safe: a mutex-guarded pool of blocking connections,
  * one per caller at a time; no command holds the mutex while it runs.
  */
 #ifndef DCPROXY_REDIS_H
@@ -12,7 +13,7 @@
 
 /* Where and how to connect, from CACHE_REDIS_URL or the separate settings. */
 struct redis_endpoint {
-	bool tls;          /* rediss:// */
+	bool tls;          /* rediss:// (never with path) */
 	char *host;        /* NULL when path is set */
 	int port;
 	char *path;        /* unix socket, or NULL */
@@ -23,8 +24,10 @@ struct redis_endpoint {
 
 /* Parse [redis[s]:]//[[user][:password@]][host][:port][/db][?db=N&password=P]
  * into ep (host 127.0.0.1 and port 6379 when absent; %XX decoded in the
- * user and password; other query options are ignored).  Returns 0, or -1
- * with the reason in err (ep is then empty). */
+ * user and password; other query options are ignored).  With neither host
+ * nor port, a path that is not a number names a unix socket:
+ * redis:///run/redis/redis.sock.  Returns 0, or -1 with the reason in err
+ * (ep is then empty). */
 int
 redis_url_parse(const char *url, struct redis_endpoint *ep, char *err,
 		size_t errlen);
@@ -47,15 +50,18 @@ struct redis_options {
 
 struct redis_client;
 
-/* NULL with the reason in err for a bad URL, or a rediss:// URL when this
- * hiredis has no TLS.  Connects lazily; redis_ping connects now. */
+/* NULL with the reason in err for a bad URL, or a rediss:// one naming a
+ * unix socket.  rediss:// verifies the server's certificate and name
+ * against the system trust store (SSL_CERT_FILE / SSL_CERT_DIR override
+ * it, read here).  Connects lazily; redis_ping connects now. */
 struct redis_client *
 redis_new(const struct redis_options *opts, char *err, size_t errlen);
 
 void
 redis_free(struct redis_client *r);
 
-/* Where it connects, for the start-up log ("host:port", "unix:PATH"). */
+/* Where it connects, for the logs ("host:port", "rediss://host:port",
+ * "unix:PATH"). */
 const char *
 redis_describe(const struct redis_client *r);
 

@@ -1,9 +1,10 @@
 /* check_redis_url: CACHE_REDIS_URL parsing (defaults, user and password
  * with %-escapes, IPv6, db from the path or the query, password from the
- * query, rediss) and its refusals; redis_new's choice of URL, socket or
- * host and port, and its refusal of rediss:// without TLS; a server that
- * never answers bounds every call by CACHE_REDIS_TIMEOUT and
- * MAX_QUEUED_ITEMS.  No Redis server.
+ * query, a unix socket path, rediss) and its refusals; redis_new's choice
+ * of URL, socket or host and port, rediss:// described as such and
+ * refused for a unix socket; a server that never answers, over TCP or
+ * TLS, bounds every call by CACHE_REDIS_TIMEOUT and MAX_QUEUED_ITEMS.  No
+ * Redis server.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "cache.h"
 #include "http.h"
 #include "redis.h"
+#include "testutil.h"
 
 static struct redis_endpoint ep;
 static char err[512];
@@ -98,6 +100,26 @@ START_TEST(tls_scheme)
 	parse_ok("rediss://:pw@master.cache.amazonaws.com:6379");
 	ck_assert(ep.tls);
 	ck_assert_str_eq(ep.host, "master.cache.amazonaws.com");
+	ck_assert_str_eq(ep.password, "pw");
+}
+END_TEST
+
+START_TEST(unix_socket_path)
+{
+	parse_ok("redis:///run/redis/redis%2D1.sock?db=2");
+	ck_assert_ptr_null(ep.host);
+	ck_assert_str_eq(ep.path, "/run/redis/redis-1.sock");
+	ck_assert_int_eq(ep.db, 2);
+	redis_endpoint_clear(&ep);
+	parse_ok("redis://:pw@/tmp/r.sock");
+	ck_assert_str_eq(ep.path, "/tmp/r.sock");
+	ck_assert_str_eq(ep.password, "pw");
+	redis_endpoint_clear(&ep);
+	/* A number is still a database, on the default host. */
+	parse_ok("redis:///3");
+	ck_assert_ptr_null(ep.path);
+	ck_assert_str_eq(ep.host, "127.0.0.1");
+	ck_assert_int_eq(ep.db, 3);
 }
 END_TEST
 
@@ -111,7 +133,9 @@ START_TEST(refusals)
 		"redis://h:12x",
 		"redis://h:",
 		"redis://[::1",          /* unterminated IPv6 */
-		"redis://h/notadb",
+		"redis://h/notadb",      /* a host: the path is a database */
+		"redis://:6380/tmp/r.sock",
+		"redis:///tmp/bad%zz",
 		"redis://h?db=x",
 		"redis://:bad%zz@h",     /* bad escape */
 		"redis://:bad%4@h",
@@ -156,12 +180,30 @@ START_TEST(client_endpoint_choice)
 }
 END_TEST
 
-START_TEST(rediss_refused_without_tls)
+START_TEST(rediss_described_and_unix_socket_refused)
 {
 	struct redis_options o = { .url = "rediss://h:6379", .timeout_ms = 100,
 				   .max_queued = 1 };
+	struct redis_client *r = redis_new(&o, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_str_eq(redis_describe(r), "rediss://h:6379");
+	redis_free(r);
+	o.url = "rediss://[::1]:6380";
+	r = redis_new(&o, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_str_eq(redis_describe(r), "rediss://[::1]:6380");
+	redis_free(r);
+
+	o.url = "redis:///run/redis.sock";
+	r = redis_new(&o, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_str_eq(redis_describe(r), "unix:/run/redis.sock");
+	redis_free(r);
+	o.url = "rediss:///run/redis.sock";
+	err[0] = '\0';
 	ck_assert_ptr_null(redis_new(&o, err, sizeof err));
-	ck_assert_msg(strstr(err, "rediss:// needs TLS") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "rediss:// cannot name a unix socket "
+				  "(/run/redis.sock)") != NULL, "%s", err);
 }
 END_TEST
 
@@ -255,6 +297,40 @@ START_TEST(silent_server_bounded_by_timeout_and_queue)
 }
 END_TEST
 
+/* Over TLS the handshake is what never gets an answer: bounded the same
+ * way, and the reason says where it stopped. */
+START_TEST(silent_tls_server_bounded_by_timeout)
+{
+	int port;
+	int fd = silent_listener(&port);
+	char url[64];
+	snprintf(url, sizeof url, "rediss://127.0.0.1:%d", port);
+	struct redis_options o = { .url = url, .timeout_ms = 300,
+				   .max_cooldown_ms = 60000, .max_queued = 1 };
+	struct redis_client *r = redis_new(&o, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	struct timed_get g = { .r = r };
+	timed_get(&g);
+	ck_assert_int_eq(g.rc, -1);
+	ck_assert_int_ge(g.took, 250);
+	ck_assert_int_lt(g.took, 1500);
+	struct redis_status s = redis_get_status(r);
+	ck_assert(!s.connected);
+	ck_assert_uint_eq(s.failures, 1);
+	redis_free(r);
+	close(fd);
+
+	/* Nothing listens: refused at once. */
+	snprintf(url, sizeof url, "rediss://127.0.0.1:%u", test_closed_port());
+	g.r = r = redis_new(&o, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	timed_get(&g);
+	ck_assert_int_eq(g.rc, -1);
+	ck_assert_int_lt(g.took, 250);
+	redis_free(r);
+}
+END_TEST
+
 START_TEST(backoff_grows_and_caps)
 {
 	struct cache_coalescing co = { .interval_ms = 100,
@@ -283,14 +359,16 @@ redis_url_suite(void)
 	tcase_add_test(url, ipv6_host);
 	tcase_add_test(url, query_options);
 	tcase_add_test(url, tls_scheme);
+	tcase_add_test(url, unix_socket_path);
 	tcase_add_test(url, refusals);
 	suite_add_tcase(suite, url);
 
 	TCase *client = tcase_create("client");
 	tcase_add_test(client, client_endpoint_choice);
-	tcase_add_test(client, rediss_refused_without_tls);
+	tcase_add_test(client, rediss_described_and_unix_socket_refused);
 	tcase_add_test(client, down_server_is_skipped_within_cooldown);
 	tcase_add_test(client, silent_server_bounded_by_timeout_and_queue);
+	tcase_add_test(client, silent_tls_server_bounded_by_timeout);
 	tcase_add_test(client, backoff_grows_and_caps);
 	suite_add_tcase(suite, client);
 	return suite;

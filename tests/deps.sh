@@ -1,7 +1,8 @@
 # Sourced by the top-level scripts: install the Debian packages dcproxy needs
 # to build and test, skipping what is already there.
 DCPROXY_DEPS="autoconf automake libtool libltdl-dev pkg-config make gcc
- libcurl4-openssl-dev libcjson-dev libinih-dev libssl-dev check libmicrohttpd-dev libhiredis-dev curl jq perl redis-server prometheus"
+ libcurl4-openssl-dev libcjson-dev libinih-dev libssl-dev check libmicrohttpd-dev libhiredis-dev curl jq perl redis-server prometheus
+ openssl"
 
 install_deps() {
 	missing=""
