@@ -264,7 +264,7 @@ cache_request_max_age(struct cache *c, const cJSON *params)
 	if (asked < 0)
 		return -1;
 	if (asked < 1) /* absent, 0 or a fraction of a millisecond */
-		return max_age < min_age ? min_age : max_age;
+		return max_age < 0 ? -1 : max_age < min_age ? min_age : max_age;
 	if (asked > 86400000.0 * 365)
 		asked = 86400000.0 * 365;
 	return (long)asked < min_age ? min_age : (long)asked;

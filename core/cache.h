@@ -81,7 +81,8 @@ int
 cache_reconfigure(struct cache *cache, const struct cache_options *opts);
 
 /* The lifetime a request asks for through params.maxAge (a number or a
- * string of digits): absent, 0 or unreadable -> CACHE_MAX_AGE; < 0 -> -1,
+ * string of digits): absent, 0 or unreadable -> CACHE_MAX_AGE (-1 when that
+ * is < 0); < 0 -> -1,
  * meaning bypass the cache; else at least CACHE_MIN_AGE. */
 long
 cache_request_max_age(struct cache *cache, const cJSON *params);

@@ -59,8 +59,10 @@ static const struct config_spec config_specs[] = {
 	  "cache successful results of operations with cache = yes" },
 	{ "CACHE_MAX_ITEMS", CONFIG_LONG, "1000", FIELD(cache_max_items), 1,
 	  10000000, "entries kept; the least recently used goes first" },
-	{ "CACHE_MAX_AGE", CONFIG_LONG, "90000", FIELD(cache_max_age_ms), 1,
-	  86400000, "default entry lifetime in ms (a request's maxAge overrides)" },
+	{ "CACHE_MAX_AGE", CONFIG_LONG, "90000", FIELD(cache_max_age_ms),
+	  -86400000, 86400000,
+	  "default entry lifetime in ms (0: 90000; < 0: keep nothing a request's "
+	  "own maxAge does not ask for)" },
 	{ "CACHE_MIN_AGE", CONFIG_LONG, "30000", FIELD(cache_min_age_ms), 0,
 	  86400000, "smallest lifetime in ms a request's maxAge may ask for" },
 	{ "CACHE_UPDATE_AGE_ON_GET", CONFIG_BOOL, "false",
@@ -437,6 +439,11 @@ config_finish(struct daemon_config *c)
 	}
 	if (c->uuid[0] == '\0' && config_make_uuid(&c->uuid) != 0)
 		return -1;
+	/* As the external-adapter framework reads it: 0 is the default. */
+	size_t i;
+	const struct config_spec *max_age = spec_find("CACHE_MAX_AGE", &i);
+	if (c->cache_max_age_ms == 0 && max_age != NULL)
+		c->cache_max_age_ms = strtol(max_age->fallback, NULL, 10);
 	if (c->cache_key_group[0] == '\0') {
 		char *copy = strdup(c->uuid);
 		if (copy == NULL)

@@ -220,6 +220,24 @@ START_TEST(request_max_age)
 }
 END_TEST
 
+/* CACHE_MAX_AGE < 0: nothing is kept unless a request asks for a lifetime
+ * of its own. */
+START_TEST(negative_default_max_age_bypasses)
+{
+	struct cache_options opts = {
+		.max_items = 4, .max_age_ms = -1, .min_age_ms = 30000,
+		.key_group = "grp", .clock = fake_clock,
+	};
+	cache_free(cache);
+	cache = cache_new(&opts);
+	ck_assert_ptr_nonnull(cache);
+	ck_assert_int_eq(max_age_of("{}"), -1);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":0}"), -1);
+	ck_assert_int_eq(cache_request_max_age(cache, NULL), -1);
+	ck_assert_int_eq(max_age_of("{\"maxAge\":60000}"), 60000);
+}
+END_TEST
+
 /* ---- keys ---- */
 
 static char *
@@ -1007,6 +1025,7 @@ cache_suite(void)
 	tcase_add_test(lru, age_not_updated_on_get_by_default);
 	tcase_add_test(lru, update_age_on_get);
 	tcase_add_test(lru, request_max_age);
+	tcase_add_test(lru, negative_default_max_age_bypasses);
 	suite_add_tcase(suite, lru);
 
 	TCase *reload = tcase_create("reconfigure");

@@ -175,6 +175,24 @@ START_TEST(env_over_file)
 }
 END_TEST
 
+/* CACHE_MAX_AGE as the external-adapter framework reads it: 0 is the
+ * default, < 0 keeps nothing (the cache does that part). */
+START_TEST(cache_max_age_zero_and_negative)
+{
+	setenv("CACHE_MAX_AGE", "0", 1);
+	load_ok(NULL);
+	ck_assert_int_eq(c.cache_max_age_ms, 90000);
+	daemon_config_free(&c);
+	setenv("CACHE_MAX_AGE", "-1", 1);
+	load_ok(NULL);
+	ck_assert_int_eq(c.cache_max_age_ms, -1);
+	daemon_config_free(&c);
+	setenv("CACHE_MAX_AGE", "-86400001", 1);
+	load_fails(NULL, "CACHE_MAX_AGE: '-86400001' is out of range");
+	unsetenv("CACHE_MAX_AGE");
+}
+END_TEST
+
 START_TEST(print_config_sources)
 {
 	char *path = ini("[dcproxyd]\n\nEA_PORT = 9090\nAPI_TIMEOUT = 100\n");
@@ -337,6 +355,7 @@ daemon_config_suite(void)
 	tcase_add_test(tc, missing_default_file_is_fine);
 	tcase_add_test(tc, file_values);
 	tcase_add_test(tc, env_over_file);
+	tcase_add_test(tc, cache_max_age_zero_and_negative);
 	tcase_add_test(tc, print_config_sources);
 	tcase_add_loop_test(tc, file_errors, 0,
 			    (int)(sizeof bad_files / sizeof bad_files[0]));
