@@ -1596,6 +1596,25 @@ daemon_reload(struct daemon *d)
 	       n == 0 ? "" : n == 1 ? ": needs a restart" : ": need a restart");
 }
 
+/* Settings of the external-adapter framework that dcproxyd has no use for:
+ * said once at start, so that setting one is never silently in vain. */
+static void
+warn_unread_settings(const struct log_scope *scope)
+{
+	static const char *const unread[][2] = {
+		{ "API_ENDPOINT", "the upstream's URL is DATA_COLLECTION_URL (or its "
+				  "Cloud Map name)" },
+		{ "WS_API_ENDPOINT", "the data-collection service has no websocket API" },
+		{ "WS_ENABLED", "the data-collection service has no websocket API" },
+	};
+	for (size_t i = 0; i < sizeof unread / sizeof unread[0]; i++) {
+		const char *v = getenv(unread[i][0]);
+		if (v != NULL && v[0] != '\0' && strcmp(v, "false") != 0)
+			log_at(scope, DCP_LOG_WARN, "%s is set but not read: %s",
+			       unread[i][0], unread[i][1]);
+	}
+}
+
 static void
 usage(FILE *out)
 {
@@ -1698,6 +1717,7 @@ main(int argc, char **argv)
 	 * free space, and a burst of misses leaves megabytes stranded. */
 	mallopt(M_ARENA_MAX, 2);
 #endif
+	warn_unread_settings(&scope);
 
 	/* Blocked before any thread starts, so only sigwait sees them; reset
 	 * first, as a shell starts background jobs with SIGINT ignored. */
