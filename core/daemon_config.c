@@ -76,8 +76,8 @@ static const struct config_spec config_specs[] = {
 	{ "CACHE_TYPE", CONFIG_STRING, "local", FIELD(cache_type), 0, 0,
 	  "local, or redis: a shared Redis level behind the local LRU" },
 	{ "CACHE_REDIS_URL", CONFIG_STRING, "", FIELD(redis_url), 0, 0,
-	  "redis://[[user][:password@]][host][:port][/db][?db=N&password=P]; "
-	  "wins over PATH, HOST and PORT" },
+	  "redis[s]://[[user][:password@]][host][:port][/db][?db=N&password=P] "
+	  "(rediss: TLS), or redis:///SOCKET; wins over PATH, HOST and PORT" },
 	{ "CACHE_REDIS_PATH", CONFIG_STRING, "", FIELD(redis_path), 0, 0,
 	  "unix socket of the Redis server; wins over HOST and PORT" },
 	{ "CACHE_REDIS_HOST", CONFIG_STRING, "127.0.0.1", FIELD(redis_host), 0,
