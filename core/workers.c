@@ -47,15 +47,13 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		void (*done)(struct work *) = job->done;
 		job->run(job);
+		pthread_mutex_lock(&w->lock);
 		if (done != NULL) {
-			pthread_mutex_lock(&w->lock);
 			w->finishing++;
 			pthread_mutex_unlock(&w->lock);
 			done(job);
 			pthread_mutex_lock(&w->lock);
 			w->finishing--;
-		} else {
-			pthread_mutex_lock(&w->lock);
 		}
 	}
 out:
