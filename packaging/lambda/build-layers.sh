@@ -103,9 +103,8 @@ closure() {
 	LD_LIBRARY_PATH=$2 ldd "$1" | awk '$2 == "=>" { print $1, $3 }'
 }
 
-# bootstrap links the engine in (core/Makefile.inc), so libdcproxy.so is
-# not among them; plugins need nothing from it either.  The soname is the
-# only name the loader asks for.
+# bootstrap links the engine in (core/Makefile.inc), and plugins need
+# nothing from it.  The soname is the only name the loader asks for.
 closure "$core/bootstrap" "$opt/lib" >"$build/ldd.txt" || fail "ldd bootstrap failed"
 while read -r name path; do
 	[ "$path" != not ] || fail "bootstrap needs $name: not found"
