@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what is missing, build with warnings as errors under ASan+UBSan,
-# run every test, then check the release tarball with `make distcheck`.
+# run every test, build the Lambda layers and the Debian packages and test
+# them as installed, then check the release tarball with `make distcheck`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -27,7 +28,14 @@ built=$("$top/packaging/lambda/build-layers.sh" "$top" "$layers" 2>&1) ||
 lt=$("$top/packaging/lambda/layer-test.sh" "$layers/build" "$layers") ||
 	{ echo "$lt"; exit 1; }
 echo "$lt"
-counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; } | awk '
+# The Debian packages: built from the release tarball, then installed with
+# apt, used from their installed paths and purged.
+debs=$top/_build/debs
+built=$("$top/packaging/debian/build-debs.sh" "$top" "$debs" 2>&1) ||
+	{ echo "$built"; exit 1; }
+dt=$("$top/packaging/debian/deb-test.sh" "$debs" .) || { echo "$dt"; exit 1; }
+echo "$dt"
+counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; echo "$dt"; } | awk '
 	/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 	/ checks passed, / { n += $2 + $5; bad += $5 }
 	END { print n - bad, bad }')
