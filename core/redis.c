@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 
 #include "cache.h"
 #include "http.h"
+#include "net.h"
 #include "redis.h"
 #include "tls_tunnel.h"
 
@@ -430,6 +432,30 @@ tls_connect(struct redis_client *r, struct redis_conn *c, char *why,
 	return ctx;
 }
 
+/* A connected redisContext over TCP.  Not hiredis's own connect: it would
+ * wait on the name lookup for as long as the resolver takes. */
+static redisContext *
+tcp_connect(struct redis_client *r, char *why, size_t len)
+{
+	char detail[200];
+	int fd = net_connect_tcp(r->ep.host, r->ep.port,
+				 http_now_ms() + r->timeout_ms, r->timeout_ms,
+				 detail, sizeof detail);
+	if (fd < 0) {
+		snprintf(why, len, "cannot connect to %.120s: %.150s", r->where,
+			 detail);
+		return NULL;
+	}
+	/* hiredis's commands block, each bounded by redisSetTimeout. */
+	redisContext *ctx = fcntl(fd, F_SETFL, 0) == 0 ? redisConnectFd(fd)
+						       : NULL;
+	if (ctx == NULL) {
+		snprintf(why, len, "out of memory");
+		close(fd);
+	}
+	return ctx;
+}
+
 static struct redis_conn *
 conn_open(struct redis_client *r, char *why, size_t len)
 {
@@ -443,10 +469,11 @@ conn_open(struct redis_client *r, char *why, size_t len)
 	if (r->tls != NULL) {
 		if ((c->ctx = tls_connect(r, c, why, len)) == NULL)
 			goto fail;
+	} else if (r->ep.path == NULL) {
+		if ((c->ctx = tcp_connect(r, why, len)) == NULL)
+			goto fail;
 	} else {
-		c->ctx = r->ep.path != NULL
-			? redisConnectUnixWithTimeout(r->ep.path, tv)
-			: redisConnectWithTimeout(r->ep.host, r->ep.port, tv);
+		c->ctx = redisConnectUnixWithTimeout(r->ep.path, tv);
 		if (c->ctx == NULL || c->ctx->err) {
 			char detail[200];
 			ctx_reason(r, c->ctx, detail, sizeof detail);
@@ -454,8 +481,6 @@ conn_open(struct redis_client *r, char *why, size_t len)
 				 r->where, detail);
 			goto fail;
 		}
-		if (r->ep.path == NULL)
-			redisEnableKeepAlive(c->ctx);
 	}
 	/* Every later read and write is bounded the same way; through a
 	 * tunnel that bounds the wait for the server as well. */

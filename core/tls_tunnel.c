@@ -7,9 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "http.h"
+#include "net.h"
 #include "tls_tunnel.h"
 
 /* One TLS record's worth each way. */
@@ -68,88 +66,6 @@ void
 tls_tunnel_ctx_free(SSL_CTX *ctx)
 {
 	SSL_CTX_free(ctx);
-}
-
-/* 0 when fd is ready for events before deadline_ms, else -1. */
-static int
-wait_fd(int fd, short events, int64_t deadline_ms)
-{
-	for (;;) {
-		int64_t left = deadline_ms - http_now_ms();
-		if (left <= 0)
-			return -1;
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-static void
-tcp_tune(int fd)
-{
-	/* As hiredis sets up its own TCP connections: no Nagle delay on
-	 * small commands, and a dead peer noticed in under a minute. */
-	int on = 1, idle = 15, intvl = 5, cnt = 3;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-}
-
-/* A connected non-blocking socket to host:port, trying each address in
- * turn until the deadline; -1 with the reason in err. */
-static int
-tcp_connect(const char *host, int port, long timeout_ms, int64_t deadline,
-	    char *err, size_t errlen)
-{
-	char service[8];
-	snprintf(service, sizeof service, "%d", port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res;
-	int rc = getaddrinfo(host, service, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host,
-			 gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1;
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			snprintf(err, errlen, "socket: %s", strerror(errno));
-			continue;
-		}
-		int soerr = 0;
-		socklen_t len = sizeof soerr;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno != EINPROGRESS)
-			soerr = errno;
-		else if (wait_fd(fd, POLLOUT, deadline) != 0)
-			soerr = ETIMEDOUT;
-		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
-			soerr = errno;
-		if (soerr == 0)
-			break;
-		if (soerr == ETIMEDOUT)
-			snprintf(err, errlen, "connect: no answer within %ld ms",
-				 timeout_ms);
-		else
-			snprintf(err, errlen, "connect: %s", strerror(soerr));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd >= 0)
-		tcp_tune(fd);
-	return fd;
 }
 
 /* Why the handshake failed, the certificate's fault first. */
@@ -208,7 +124,7 @@ tls_handshake(SSL *ssl, int fd, const char *host, long timeout_ms,
 			handshake_reason(ssl, rc, err, errlen);
 			return -1;
 		}
-		if (wait_fd(fd, events, deadline) != 0) {
+		if (net_wait(fd, events, deadline) != 0) {
 			snprintf(err, errlen,
 				 "TLS handshake: no answer within %ld ms",
 				 timeout_ms);
@@ -351,7 +267,7 @@ tls_tunnel_open(SSL_CTX *ctx, const char *host, int port, long timeout_ms,
 		return NULL;
 	}
 	t->local = -1;
-	t->tcp = tcp_connect(host, port, timeout_ms, deadline, err, errlen);
+	t->tcp = net_connect_tcp(host, port, deadline, timeout_ms, err, errlen);
 	if (t->tcp < 0)
 		goto fail;
 	t->ssl = SSL_new(ctx);

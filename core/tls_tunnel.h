@@ -29,8 +29,8 @@ tls_tunnel_ctx_free(SSL_CTX *ctx);
 
 struct tls_tunnel;
 
-/* Connect to host:port and handshake, both within timeout_ms (the name
- * lookup is not bounded), checking that the certificate names host (a DNS
+/* Connect to host:port (name lookup included) and handshake, both within
+ * timeout_ms, checking that the certificate names host (a DNS
  * name, also sent as SNI, or an IP address).  Returns the tunnel and in
  * *fd the plain end: blocking, close-on-exec, never 0, the caller's to
  * close.  NULL with the reason in err. */
