@@ -35,7 +35,10 @@ built=$("$top/packaging/debian/build-debs.sh" "$top" "$debs" 2>&1) ||
 	{ echo "$built"; exit 1; }
 dt=$("$top/packaging/debian/deb-test.sh" "$debs" .) || { echo "$dt"; exit 1; }
 echo "$dt"
-counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; echo "$dt"; } | awk '
+# And under a real systemd, in a container booted for it.
+st=$("$top/packaging/debian/systemd-test.sh" "$debs" .) || { echo "$st"; exit 1; }
+echo "$st"
+counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; echo "$dt"; echo "$st"; } | awk '
 	/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 	/ checks passed, / { n += $2 + $5; bad += $5 }
 	END { print n - bad, bad }')
