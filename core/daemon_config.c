@@ -46,7 +46,7 @@ static const struct config_spec config_specs[] = {
 	{ "EA_HOST", CONFIG_STRING, "0.0.0.0", FIELD(host), 0, 0,
 	  "address to listen on (IPv4 or IPv6 literal, or a host name)" },
 	{ "UUID", CONFIG_STRING, "", FIELD(uuid), 0, 0,
-	  "identifier of this instance (default: a random v4 UUID)" },
+	  "identifier of this instance, in request ids and /healthz" },
 	{ "DEBUG", CONFIG_BOOL, "false", FIELD(debug), 0, 0,
 	  "debug mode: LOG_LEVEL debug unless set, and a meta object in replies" },
 	{ "LOG_LEVEL", CONFIG_STRING, "info", FIELD(log_level), 0, 0,
@@ -69,7 +69,7 @@ static const struct config_spec config_specs[] = {
 	  FIELD(cache_update_age_on_get), 0, 0,
 	  "a hit makes the entry fresh again" },
 	{ "CACHE_KEY_GROUP", CONFIG_STRING, "", FIELD(cache_key_group), 0, 0,
-	  "prefix of every cache key (default: UUID)" },
+	  "prefix of every cache key" },
 	{ "CACHE_KEY_IGNORED_PROPS", CONFIG_STRING, "", FIELD(cache_key_ignored),
 	  0, 0, "comma-separated params keys left out of cache keys, besides "
 	  "id, maxAge, meta, rateLimitMaxAge, debug, metricsMeta" },
@@ -655,9 +655,11 @@ daemon_config_print_help(FILE *out)
 {
 	for (size_t i = 0; i < N_SPECS; i++) {
 		const struct config_spec *spec = &config_specs[i];
+		/* The default is said here only, never in the help text. */
 		fprintf(out, "  %-30s %s (default: %s)\n", spec->name, spec->help,
 			spec->fallback[0] ? spec->fallback
-			: strcmp(spec->name, "UUID") == 0 ? "random"
+			: strcmp(spec->name, "UUID") == 0
+				? "a random v4 UUID at each start"
 			: strcmp(spec->name, "CACHE_KEY_GROUP") == 0 ? "UUID"
 								     : "none");
 	}

@@ -287,6 +287,29 @@ START_TEST(help_lists_every_setting)
 }
 END_TEST
 
+/* Each setting's line names its default once, at the end: the help text
+ * itself never carries one. */
+START_TEST(help_says_each_default_once)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	daemon_config_print_help(out);
+	fclose(out);
+	size_t lines = 0;
+	for (char *line = strtok(text, "\n"); line != NULL;
+	     line = strtok(NULL, "\n"), lines++) {
+		const char *first = strstr(line, "(default: ");
+		ck_assert_msg(first != NULL, "no default: %s", line);
+		ck_assert_msg(strstr(first + 1, "(default: ") == NULL,
+			      "default given twice: %s", line);
+		ck_assert_msg(line[strlen(line) - 1] == ')', "%s", line);
+	}
+	ck_assert_uint_ge(lines, N_VARIABLES);
+	free(text);
+}
+END_TEST
+
 /* What a reload compares: only the named settings (a prefix ending in '_'
  * names a family), in table order, secrets without their values. */
 START_TEST(changes_name_what_differs)
@@ -362,6 +385,7 @@ daemon_config_suite(void)
 	tcase_add_test(tc, env_errors);
 	tcase_add_test(tc, shipped_file_is_all_defaults);
 	tcase_add_test(tc, help_lists_every_setting);
+	tcase_add_test(tc, help_says_each_default_once);
 	tcase_add_test(tc, changes_name_what_differs);
 	tcase_add_test(tc, keep_identity_keeps_key_group);
 	suite_add_tcase(suite, tc);

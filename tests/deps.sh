@@ -2,7 +2,7 @@
 # to build and test, skipping what is already there.
 DCPROXY_DEPS="autoconf automake libtool libltdl-dev pkg-config make gcc
  libcurl4-openssl-dev libcjson-dev libinih-dev libssl-dev check libmicrohttpd-dev libhiredis-dev curl jq perl redis-server prometheus
- openssl"
+ openssl groff-base mandoc"
 
 install_deps() {
 	missing=""
