@@ -72,12 +72,15 @@ check "dcproxy holds the command, five plugins and the registry" has "$cli" \
 	/usr/bin/dcproxy /etc/dcproxy/operations.ini \
 	"$plugins/health.so" "$plugins/fetch_ohlcv.so" "$plugins/symbols.so" \
 	"$plugins/status.so" "$plugins/ensure_data.so" \
-	/etc/dcproxy/operations.d/10-health.ini /etc/dcproxy/operations.d/50-ensure-data.ini
+	/etc/dcproxy/operations.d/10-health.ini /etc/dcproxy/operations.d/50-ensure-data.ini \
+	/usr/share/man/man1/dcproxy.1.gz /usr/share/man/man5/dcproxy-registry.5.gz
 check "dcproxyd holds the service, its settings and its unit" has "$daemon_deb" \
 	/usr/sbin/dcproxyd /etc/dcproxy/dcproxyd.ini /etc/dcproxy/dcproxyd.env \
-	/etc/dcproxy/limits.json /lib/systemd/system/dcproxyd.service
+	/etc/dcproxy/limits.json /lib/systemd/system/dcproxyd.service \
+	/usr/share/man/man8/dcproxyd.8.gz
 check "dcproxy-dev holds the SDK" has "$dev" \
-	/usr/include/dcproxy/plugin.h "/usr/lib/$multiarch/pkgconfig/dcproxy.pc"
+	/usr/include/dcproxy/plugin.h "/usr/lib/$multiarch/pkgconfig/dcproxy.pc" \
+	/usr/share/man/man3/dcproxy-plugin.3.gz
 for deb in "$cli" "$daemon_deb" "$dev"; do
 	check "${deb##*/} holds no Lambda runtime, libtool archive or shared engine" \
 		lacks "$deb" 'bootstrap|\.la$|libdcproxy'
