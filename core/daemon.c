@@ -190,11 +190,13 @@ monotonic_s(void)
 }
 
 /* LOG_LEVEL, or "debug" when DEBUG is on and LOG_LEVEL was left at its
- * default (an explicit LOG_LEVEL in the environment wins). */
+ * default (a LOG_LEVEL in the environment wins; an empty one, as
+ * everywhere in the settings, counts as unset). */
 static const char *
 effective_log_level(const struct daemon_config *c)
 {
-	if (c->debug && getenv("LOG_LEVEL") == NULL &&
+	const char *env = getenv("LOG_LEVEL");
+	if (c->debug && (env == NULL || env[0] == '\0') &&
 	    strcmp(c->log_level, "info") == 0)
 		return "debug";
 	return c->log_level;
@@ -1639,9 +1641,10 @@ usage(FILE *out)
 		"\nThe engine's variables (DATA_COLLECTION_URL, REQUEST_TIMEOUT,\n"
 		"MAX_RETRIES, ...) come from the environment: see dcproxy --help.\n"
 		"Routes: POST BASE_URL (an event), GET|POST BASE_URL + each\n"
-		"registry route, GET /healthz, GET /readyz; GET /metrics on\n"
-		"METRICS_PORT with EXPERIMENTAL_METRICS_ENABLED.  SIGHUP reloads\n"
-		"the settings file and the registry (a bad one is refused).\n");
+		"registry route, GET /healthz and GET /readyz (at the root and\n"
+		"under BASE_URL); GET /metrics on METRICS_PORT with\n"
+		"EXPERIMENTAL_METRICS_ENABLED.  SIGHUP reloads the settings file\n"
+		"and the registry (a bad one is refused).\n");
 }
 
 int

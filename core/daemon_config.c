@@ -165,8 +165,9 @@ static const struct config_spec config_specs[] = {
 	  FIELD(warmup_sub_ttl_ms), 1, 86400000 * 7L,
 	  "ms without a client request before a key stops being refreshed" },
 	{ "WARMUP_INTERVAL", CONFIG_LONG, "0", FIELD(warmup_interval_ms), 0,
-	  86400000, "ms between refreshes (0: a request's maxAge, else the "
-	  "entry's lifetime; refreshed at 80% of a lifetime)" },
+	  86400000, "ms between refreshes of a key whose request set no "
+	  "maxAge (0: the entry's lifetime; a lifetime is refreshed at 80% of "
+	  "it, a request's maxAge always so)" },
 	{ "DCPROXYD_API_KEY", CONFIG_STRING, "", FIELD(api_key), 0, 0,
 	  "when set, every route but /healthz and /readyz needs this X-API-Key" },
 };
@@ -653,10 +654,17 @@ daemon_config_changes(const struct daemon_config *was,
 void
 daemon_config_print_help(FILE *out)
 {
+	/* One column for the names, as wide as the longest. */
+	int width = 0;
+	for (size_t i = 0; i < N_SPECS; i++) {
+		int n = (int)strlen(config_specs[i].name);
+		width = n > width ? n : width;
+	}
 	for (size_t i = 0; i < N_SPECS; i++) {
 		const struct config_spec *spec = &config_specs[i];
 		/* The default is said here only, never in the help text. */
-		fprintf(out, "  %-30s %s (default: %s)\n", spec->name, spec->help,
+		fprintf(out, "  %-*s %s (default: %s)\n", width, spec->name,
+			spec->help,
 			spec->fallback[0] ? spec->fallback
 			: strcmp(spec->name, "UUID") == 0
 				? "a random v4 UUID at each start"

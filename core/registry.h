@@ -28,7 +28,7 @@ struct reg_service {
 
 struct reg_operation {
 	char *name;
-	char *plugin;  /* file name without extension, or an absolute path */
+	char *plugin;  /* a name without extension, or a path (has a /) */
 	char *method;  /* GET or POST */
 	char *route;   /* upstream path, also the REST route */
 	char *service; /* a reg_service name */
