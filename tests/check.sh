@@ -38,7 +38,14 @@ echo "$dt"
 # And under a real systemd, in a container booted for it.
 st=$("$top/packaging/debian/systemd-test.sh" "$debs" .) || { echo "$st"; exit 1; }
 echo "$st"
-counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; echo "$dt"; echo "$st"; } | awk '
+# The RPM packages: the release tarball through rpmbuild -ta in
+# _build/rpms/build, then checked, installed into an empty root and run.
+rpms=$top/_build/rpms
+built=$("$top/packaging/rpm/build-rpms.sh" "$top" "$rpms" 2>&1) ||
+	{ echo "$built"; exit 1; }
+rt=$("$top/packaging/rpm/rpm-test.sh" "$rpms" .) || { echo "$rt"; exit 1; }
+echo "$rt"
+counts=$({ cat tests/*.log; echo "$sdk"; echo "$lt"; echo "$dt"; echo "$st"; echo "$rt"; } | awk '
 	/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 	/ checks passed, / { n += $2 + $5; bad += $5 }
 	END { print n - bad, bad }')
