@@ -80,6 +80,10 @@ load_all(struct engine *engine, char *why, size_t whylen)
 int
 main(void)
 {
+	/* Lambda gives every descriptor; a closed one run by hand must not
+	 * send the EMF documents or the logs into the Runtime API's socket. */
+	if (log_guard_stdio() != 0)
+		return EXIT_FAILURE;
 	const char *endpoint = getenv("AWS_LAMBDA_RUNTIME_API");
 	if (endpoint == NULL || *endpoint == '\0') {
 		fprintf(stderr, "dcproxy bootstrap: AWS_LAMBDA_RUNTIME_API is not "

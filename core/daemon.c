@@ -1658,6 +1658,11 @@ main(int argc, char **argv)
 	const char *config_path = NULL, *registry = NULL;
 	bool print_config = false;
 	int opt;
+	if (log_guard_stdio() != 0) {
+		fprintf(stderr, "dcproxyd: cannot open /dev/null: %s\n",
+			strerror(errno));
+		return 1;
+	}
 	while ((opt = getopt_long(argc, argv, "c:r:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
