@@ -528,6 +528,11 @@ static const struct {
 	  "\"b\"},\"object\":{\"key\":\"k\"}}}]}",
 	  "'Records'" },
 	{ "\"health\"", "must be a JSON object" },
+	/* cut short at the NUL, this asked upstream for symbol "BTC/" */
+	{ "{\"operation\":\"fetch_ohlcv\",\"params\":{\"symbol\":\"BTC/\\u0000USDT\"}}",
+	  "holds \\u0000" },
+	/* echoed back as it came, the answer was not UTF-8 */
+	{ "{\"operation\":\"he\xff" "alth\"}", "not valid UTF-8 (at byte 16)" },
 };
 
 START_TEST(test_bad_events_keep_serving)
@@ -709,6 +714,10 @@ static const struct {
 	  400, "bad_event", NULL, "JSON object", 0 },
 	{ V1("POST", "/api/v1/sync", ",\"body\":\"{}\""), { 0 }, 0, 0, 400,
 	  "validation", NULL, "symbols", 0 },
+	/* {"symbols":["BTC/USDT\xff"]}: valid JSON, but not UTF-8 */
+	{ V2("POST", "/api/v1/sync",
+	     ",\"body\":\"eyJzeW1ib2xzIjpbIkJUQy9VU0RU/yJdfQ==\",\"isBase64Encoded\":true"),
+	  { 0 }, 0, 0, 400, "bad_event", NULL, "body is not valid UTF-8 (at byte 21)", 0 },
 };
 
 START_TEST(test_http_case)
