@@ -136,9 +136,14 @@ main(void)
 			.trace_id = inv.trace_id[0] ? inv.trace_id : NULL,
 			.cold_start = cold,
 		};
-		if (inv.deadline_epoch_ms > 0)
-			ctx.deadline_ms = http_now_ms() +
-					  (inv.deadline_epoch_ms - epoch_ms()) - margin;
+		if (inv.deadline_epoch_ms > 0) {
+			/* On the monotonic clock, which a young sandbox has
+			 * counted little of: a deadline past by more than that
+			 * is still past, never 0 (none at all). */
+			int64_t at = http_now_ms() +
+				     (inv.deadline_epoch_ms - epoch_ms()) - margin;
+			ctx.deadline_ms = at > 0 ? at : 1;
+		}
 		cold = false;
 
 		enum lambda_event_kind kind;
