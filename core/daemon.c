@@ -874,7 +874,7 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 					     CALL_BAD_EVENT, "method_not_allowed",
 					     &(struct reply_headers){ .allow = "GET" },
 					     "%s %.200s: use GET", method, path);
-		if (strstr(path, "readyz") != NULL) {
+		if (is_probe(g, path, "readyz")) {
 			req->probe_ready = true; /* calls the upstream */
 			return ROUTE_BLOCKS;
 		}
