@@ -80,6 +80,10 @@ load_all(struct engine *engine, char *why, size_t whylen)
 int
 main(void)
 {
+	/* Lambda gives every descriptor; a closed one run by hand must not
+	 * send the EMF documents or the logs into the Runtime API's socket. */
+	if (log_guard_stdio() != 0)
+		return EXIT_FAILURE;
 	const char *endpoint = getenv("AWS_LAMBDA_RUNTIME_API");
 	if (endpoint == NULL || *endpoint == '\0') {
 		fprintf(stderr, "dcproxy bootstrap: AWS_LAMBDA_RUNTIME_API is not "
@@ -132,9 +136,14 @@ main(void)
 			.trace_id = inv.trace_id[0] ? inv.trace_id : NULL,
 			.cold_start = cold,
 		};
-		if (inv.deadline_epoch_ms > 0)
-			ctx.deadline_ms = http_now_ms() +
-					  (inv.deadline_epoch_ms - epoch_ms()) - margin;
+		if (inv.deadline_epoch_ms > 0) {
+			/* On the monotonic clock, which a young sandbox has
+			 * counted little of: a deadline past by more than that
+			 * is still past, never 0 (none at all). */
+			int64_t at = http_now_ms() +
+				     (inv.deadline_epoch_ms - epoch_ms()) - margin;
+			ctx.deadline_ms = at > 0 ? at : 1;
+		}
 		cold = false;
 
 		enum lambda_event_kind kind;

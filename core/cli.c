@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "engine.h"
 #include "envelope.h"
+#include "log.h"
 #include "settings.h"
 
 enum { EXIT_USAGE = 2 };
@@ -88,6 +90,19 @@ print_json(cJSON *doc)
 	puts(text);
 	free(text);
 	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* What a command printed and could not write (a full disk, a closed
+ * descriptor) is a failure, said on standard error. */
+static int
+stdout_checked(int status)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return status;
+	fprintf(stderr, "dcproxy: cannot write to standard output%s%s\n",
+		errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+	return EXIT_FAILURE;
 }
 
 static int
@@ -210,6 +225,11 @@ main(int argc, char **argv)
 		.metrics_stream = stderr,
 	};
 	int c;
+	if (log_guard_stdio() != 0) {
+		fprintf(stderr, "dcproxy: cannot open /dev/null: %s\n",
+			strerror(errno));
+		return EXIT_FAILURE;
+	}
 	while ((c = getopt_long(argc, argv, "r:hV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -217,11 +237,11 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_SUCCESS;
+			return stdout_checked(EXIT_SUCCESS);
 		case 'V':
 			printf("dcproxy %s (plugin ABI %d.%d)\n", PACKAGE_VERSION,
 			       DCP_ABI_MAJOR, DCP_ABI_MINOR);
-			return EXIT_SUCCESS;
+			return stdout_checked(EXIT_SUCCESS);
 		default:
 			fprintf(stderr, "Try 'dcproxy --help'.\n");
 			return EXIT_USAGE;
@@ -235,9 +255,9 @@ main(int argc, char **argv)
 	int rest = argc - optind - 1;
 	char **args = argv + optind + 1;
 	if (strcmp(command, "invoke") == 0)
-		return cmd_invoke(&opts, rest, args);
+		return stdout_checked(cmd_invoke(&opts, rest, args));
 	if (strcmp(command, "list") == 0)
-		return cmd_list(&opts, rest);
+		return stdout_checked(cmd_list(&opts, rest));
 	fprintf(stderr, "dcproxy: unknown command '%s'. Try 'dcproxy --help'.\n",
 		command);
 	return EXIT_USAGE;

@@ -114,6 +114,7 @@ struct request {
 	double started_s;           /* monotonic, for the latency histogram */
 	char id[80];
 	cJSON *query;               /* GET arguments (read on the loop's thread) */
+	char *query_problem;        /* why an argument cannot be used, or NULL */
 	char *key;                  /* the loop's cache key, for the worker */
 	/* The answer, built by a route and queued by daemon_access. */
 	unsigned status;
@@ -589,12 +590,47 @@ with_meta(const struct generation *g, cJSON *doc, const struct served *s)
 
 /* ---- routes ---- */
 
+struct query_read {
+	cJSON *params;
+	char **problem;
+};
+
+/* A decoded argument a JSON string cannot carry as sent: a %00 would cut
+ * it short, bytes that are not UTF-8 would make the answer unparsable. */
+static bool
+query_arg_refused(char **problem, const char *key, size_t key_size,
+		  const char *value, size_t value_size)
+{
+	char why[200];
+	if (text_check("name", key, key_size, 0, why, sizeof why) != 0 ||
+	    (value != NULL &&
+	     text_check("value", value, value_size, 0, why, sizeof why) != 0)) {
+		if (*problem == NULL) {
+			char text[300];
+			/* The name only as far as it is plain ASCII. */
+			size_t shown = 0;
+			while (shown < key_size && shown < 60 &&
+			       (unsigned char)key[shown] >= 0x20 &&
+			       (unsigned char)key[shown] < 0x80)
+				shown++;
+			snprintf(text, sizeof text, "query argument '%.*s': %s",
+				 (int)shown, key, why);
+			*problem = strdup(text);
+		}
+		return true;
+	}
+	return false;
+}
+
 static enum MHD_Result
 query_to_object(void *cls, enum MHD_ValueKind kind, const char *key,
-		const char *value)
+		size_t key_size, const char *value, size_t value_size)
 {
-	cJSON *params = cls;
+	struct query_read *q = cls;
+	cJSON *params = q->params;
 	(void)kind;
+	if (query_arg_refused(q->problem, key, key_size, value, value_size))
+		return MHD_YES;
 	cJSON *s = cJSON_CreateString(value != NULL ? value : "");
 	if (s == NULL)
 		return MHD_YES;
@@ -654,7 +690,13 @@ route_operation(struct daemon *d, struct request *req,
 	const struct generation *g = req->gen;
 	cJSON *own = NULL;
 	const cJSON *params;
+	char why[200];
 	if (strcmp(method, "POST") == 0 && req->len > 0) {
+		if (text_check("the body", req->body, req->len, 1, why,
+			       sizeof why) != 0)
+			return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST,
+					     CALL_BAD_EVENT, NULL, NULL, "%s %s: %s",
+					     method, op->route, why);
 		params = own = cJSON_ParseWithLength(req->body, req->len);
 		if (!cJSON_IsObject(params)) {
 			cJSON_Delete(own);
@@ -663,6 +705,10 @@ route_operation(struct daemon *d, struct request *req,
 					     "%s %s: the body must be a JSON object of params",
 					     method, op->route);
 		}
+	} else if (req->query_problem != NULL) {
+		return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST, CALL_BAD_EVENT,
+				     NULL, NULL, "%s %s: %s", method, op->route,
+				     req->query_problem);
 	} else if (req->query != NULL) {
 		params = req->query;
 	} else {
@@ -830,7 +876,7 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 					     CALL_BAD_EVENT, "method_not_allowed",
 					     &(struct reply_headers){ .allow = "GET" },
 					     "%s %.200s: use GET", method, path);
-		if (strstr(path, "readyz") != NULL) {
+		if (is_probe(g, path, "readyz")) {
 			req->probe_ready = true; /* calls the upstream */
 			return ROUTE_BLOCKS;
 		}
@@ -870,8 +916,9 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 		req->query = cJSON_CreateObject();
 		if (req->query == NULL)
 			return ROUTE_FAILED;
-		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
-					  query_to_object, req->query);
+		struct query_read q = { req->query, &req->query_problem };
+		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND,
+					    query_to_object, &q);
 	}
 	if (v.delay_ms > 0) {
 		req->delay_ms = v.delay_ms; /* slowed down, on a worker */
@@ -1053,6 +1100,7 @@ daemon_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	cJSON_Delete(req->query);
+	free(req->query_problem);
 	free(req->key);
 	free(req->method);
 	free(req->path);
@@ -1661,6 +1709,11 @@ main(int argc, char **argv)
 	const char *config_path = NULL, *registry = NULL;
 	bool print_config = false;
 	int opt;
+	if (log_guard_stdio() != 0) {
+		fprintf(stderr, "dcproxyd: cannot open /dev/null: %s\n",
+			strerror(errno));
+		return 1;
+	}
 	while ((opt = getopt_long(argc, argv, "c:r:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

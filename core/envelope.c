@@ -6,6 +6,74 @@
 
 #include "envelope.h"
 
+/* The length of the valid UTF-8 sequence at p (at most n bytes), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t
+utf8_sequence(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+int
+text_check(const char *what, const char *text, size_t len, int json,
+	   char *err, size_t errlen)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		if (p[i] == '\0') {
+			snprintf(err, errlen, "%s holds a NUL byte (at byte %zu)",
+				 what, i);
+			return -1;
+		}
+		if (json && p[i] == '\\' && i + 1 < len) {
+			/* Escapes pair off, so "\\u0000" is no NUL. */
+			if (p[i + 1] == 'u' && i + 5 < len &&
+			    memcmp(p + i + 2, "0000", 4) == 0) {
+				snprintf(err, errlen,
+					 "%s holds \\u0000 (at byte %zu): a string cannot carry U+0000",
+					 what, i);
+				return -1;
+			}
+			i += 2;
+			continue;
+		}
+		size_t n = utf8_sequence(p + i, len - i);
+		if (n == 0) {
+			snprintf(err, errlen, "%s is not valid UTF-8 (at byte %zu)",
+				 what, i);
+			return -1;
+		}
+		i += n;
+	}
+	return 0;
+}
+
 int
 event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	    char *err, size_t errlen)
@@ -37,6 +105,8 @@ event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 			 (size_t)(end - text));
 		goto fail;
 	}
+	if (text_check("event", text, len, 1, err, errlen) != 0)
+		goto fail;
 	return event_from_json(ev, ev->root, err, errlen);
 fail:
 	/* keep root so the caller can still name the operation */

@@ -22,6 +22,16 @@ int
 event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	    char *err, size_t errlen);
 
+/* Whether len bytes of JSON text (or of a value bound for a JSON string)
+ * can be carried faithfully: valid UTF-8 (RFC 8259 8.1: anything else
+ * would be echoed into answers no strict parser reads) with no NUL byte
+ * and, when json, no \u0000 escape (a C string ends there: the rest of
+ * the value would be silently dropped).  Returns 0, or -1 with err saying
+ * "WHAT is not valid UTF-8 (at byte N)" or why else, naming the byte. */
+int
+text_check(const char *what, const char *text, size_t len, int json,
+	   char *err, size_t errlen);
+
 /* The same for an already parsed document; takes ownership of root. */
 int
 event_from_json(struct event *ev, cJSON *root, char *err, size_t errlen);

@@ -174,6 +174,10 @@ http_params(const struct http_event *req, char *why, size_t whylen)
 		}
 		json = decoded;
 	}
+	if (text_check("body", json, len, 1, why, whylen) != 0) {
+		free(decoded);
+		return NULL;
+	}
 	cJSON *params = cJSON_ParseWithLength(json, len);
 	free(decoded);
 	if (!cJSON_IsObject(params)) {
@@ -280,7 +284,12 @@ lambda_handle_event(struct engine *engine, const char *text, size_t len,
 	cJSON *envelope = NULL;
 	/* An oversize event is left to engine_invoke_event to refuse. */
 	bool small = len <= (size_t)engine_settings(engine)->max_event_bytes;
-	cJSON *root = small ? cJSON_ParseWithLength(text, len) : NULL;
+	/* So is text that is not UTF-8 or holds a NUL, to say where. */
+	char why[128];
+	cJSON *root = small && text_check("event", text, len, 1, why,
+					  sizeof why) == 0
+			      ? cJSON_ParseWithLength(text, len)
+			      : NULL;
 	*kind = LAMBDA_EVENT_DIRECT;
 	if (cJSON_IsObject(root) && is_http_event(root)) {
 		answer = http_handle(engine, root, ctx, kind);

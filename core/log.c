@@ -1,10 +1,13 @@
 /* log: JSON-line logging to one stream, filtered by level. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jsonw.h"
 #include "log.h"
@@ -98,4 +101,22 @@ log_at(const struct log_scope *scope, enum dcp_log_level level,
 	va_start(ap, fmt);
 	log_va(scope, level, fmt, ap);
 	va_end(ap);
+}
+
+int
+log_guard_stdio(void)
+{
+	static const int modes[3] = { O_WRONLY, O_RDONLY, O_RDONLY };
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* The lowest free number: fd itself, as those below are open. */
+		int got = open("/dev/null", modes[fd]);
+		if (got != fd) {
+			if (got >= 0)
+				close(got);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -42,4 +42,12 @@ void
 log_va(const struct log_scope *scope, enum dcp_log_level level,
        const char *fmt, va_list ap);
 
+/* Call first thing in main: reopen each of standard input, output and
+ * error that the caller left closed on /dev/null, input write-only and the
+ * others read-only, so that using them fails (EBADF) instead of reaching
+ * whatever file or socket would otherwise be opened on that number first.
+ * Returns 0, or -1 when /dev/null cannot be opened. */
+int
+log_guard_stdio(void);
+
 #endif

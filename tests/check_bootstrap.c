@@ -56,6 +56,9 @@ msleep(long ms)
 /* Fork and exec path with stdout and stderr going to the given fds (-1:
  * inherited).  The child dies with this process, even if a failed
  * assertion ends it before teardown can. */
+/* When set, spawn runs path through this command (NULL-terminated). */
+static const char *spawn_wrapper[8];
+
 static pid_t
 spawn(const char *path, int out, int err)
 {
@@ -70,6 +73,18 @@ spawn(const char *path, int out, int err)
 			dup2(out, STDOUT_FILENO);
 		if (err >= 0)
 			dup2(err, STDERR_FILENO);
+		if (spawn_wrapper[0] != NULL) {
+			const char *argv[10];
+			size_t n = 0;
+			while (spawn_wrapper[n] != NULL) {
+				argv[n] = spawn_wrapper[n];
+				n++;
+			}
+			argv[n++] = path;
+			argv[n] = NULL;
+			execvp(argv[0], (char *const *)argv);
+			_exit(127);
+		}
 		execl(path, path, (char *)NULL);
 		_exit(127);
 	}
@@ -528,6 +543,11 @@ static const struct {
 	  "\"b\"},\"object\":{\"key\":\"k\"}}}]}",
 	  "'Records'" },
 	{ "\"health\"", "must be a JSON object" },
+	/* cut short at the NUL, this asked upstream for symbol "BTC/" */
+	{ "{\"operation\":\"fetch_ohlcv\",\"params\":{\"symbol\":\"BTC/\\u0000USDT\"}}",
+	  "holds \\u0000" },
+	/* echoed back as it came, the answer was not UTF-8 */
+	{ "{\"operation\":\"he\xff" "alth\"}", "not valid UTF-8 (at byte 16)" },
 };
 
 START_TEST(test_bad_events_keep_serving)
@@ -709,6 +729,10 @@ static const struct {
 	  400, "bad_event", NULL, "JSON object", 0 },
 	{ V1("POST", "/api/v1/sync", ",\"body\":\"{}\""), { 0 }, 0, 0, 400,
 	  "validation", NULL, "symbols", 0 },
+	/* {"symbols":["BTC/USDT\xff"]}: valid JSON, but not UTF-8 */
+	{ V2("POST", "/api/v1/sync",
+	     ",\"body\":\"eyJzeW1ib2xzIjpbIkJUQy9VU0RU/yJdfQ==\",\"isBase64Encoded\":true"),
+	  { 0 }, 0, 0, 400, "bad_event", NULL, "body is not valid UTF-8 (at byte 21)", 0 },
 };
 
 START_TEST(test_http_case)
@@ -927,6 +951,51 @@ START_TEST(test_deadline_short_budget)
 	/* and the next invocation is served normally */
 	ck_assert_str_eq(error_kind(invoke_direct("{\"operation\":\"status\"}")),
 			 "none");
+}
+END_TEST
+
+/* The bootstrap in a time namespace whose monotonic clock starts near
+ * 1 s, as in a freshly booted Lambda sandbox (util-linux unshare, root and
+ * a kernel with time namespaces).  false when this machine has none. */
+static bool
+start_bootstrap_young(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < 2) {
+		start_bootstrap();
+		return true;
+	}
+	if (system("unshare --time --monotonic=-1 --fork --kill-child true "
+		   ">/dev/null 2>&1") != 0)
+		return false;
+	char offset[64];
+	snprintf(offset, sizeof offset, "--monotonic=-%ld", (long)now.tv_sec - 1);
+	const char *wrapper[] = { "unshare", "--time", offset, "--fork",
+				  "--kill-child", NULL };
+	memcpy(spawn_wrapper, wrapper, sizeof wrapper);
+	start_bootstrap();
+	spawn_wrapper[0] = NULL;
+	return true;
+}
+
+START_TEST(test_deadline_passed_young_clock)
+{
+	/* The margin outweighs both the budget and the clock's reading: the
+	 * deadline is past, and must not read as none at all. */
+	setenv("DCPROXY_DEADLINE_MARGIN_MS", "30000", 1);
+	if (!start_bootstrap_young()) {
+		fprintf(stderr, "test_deadline_passed_young_clock: no time "
+				"namespace here, not run\n");
+		return;
+	}
+	invoke_direct(HEALTH_EVENT);
+	standin_push_delay(standin, 3000);
+	const cJSON *result = invoke_direct_with(HEALTH_EVENT, 1000, NULL);
+	ck_assert_str_eq(error_kind(result), "timeout");
+	assert_contains(cJSON_GetStringValue(field(result, "error")),
+			"no time left before the deadline");
+	ck_assert_uint_eq(standin_request_count(standin), 1);
 }
 END_TEST
 
@@ -1644,6 +1713,7 @@ bootstrap_suite(void)
 	tcase_add_test(tc, test_upstream_exhausted_envelope);
 	tcase_add_test(tc, test_deadline_short_budget);
 	tcase_add_test(tc, test_deadline_already_passed);
+	tcase_add_test(tc, test_deadline_passed_young_clock);
 
 	tc = tcase_new(s, "init");
 	tcase_add_test(tc, test_init_unreadable_registry);

@@ -137,6 +137,14 @@ static const struct {
 	{ "{} x", "data after the JSON value (at byte 3)", NULL },
 	{ "{}{}", "data after the JSON value (at byte 2)", NULL },
 	{ "{\"operation\":\"health\"}\n{}", "data after the JSON value", NULL },
+	/* Text that would not come back out as it went in. */
+	{ "{\"operation\":\"he\xff" "alth\"}", "event is not valid UTF-8 (at byte 16)", NULL },
+	{ "{\"operation\":\"\xc0\xaf\"}", "not valid UTF-8 (at byte 14)", NULL },
+	{ "{\"operation\":\"\xed\xa0\x80\"}", "not valid UTF-8", NULL },
+	{ "{\"operation\":\"\xf4\x90\x80\x80\"}", "not valid UTF-8", NULL },
+	{ "{\"operation\":\"\xe2\x82\"}", "not valid UTF-8", NULL },
+	{ "{\"operation\":\"fetch_ohlcv\",\"params\":{\"symbol\":\"BTC/\\u0000USDT\"}}",
+	  "event holds \\u0000 (at byte 51): a string cannot carry U+0000", NULL },
 };
 
 START_TEST(bad_event)
@@ -151,6 +159,32 @@ START_TEST(bad_event)
 	} else {
 		ck_assert_ptr_null(ev.operation);
 	}
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+	static const char text[] = "{\"operation\":\"he\0alth\"}";
+	ck_assert_int_eq(event_parse(&ev, text, sizeof text - 1, LIMIT, err,
+				     sizeof err), -1);
+	ck_assert_str_eq(err, "event holds a NUL byte (at byte 16)");
+}
+END_TEST
+
+/* What looks like \u0000 after an escaped backslash is not one; UTF-8 of
+ * every length passes. */
+START_TEST(text_that_passes)
+{
+	ck_assert_int_eq(parse("{\"params\":{\"s\":\"a\\\\u0000b\"}}"), 0);
+	assert_params("{\"s\":\"a\\\\u0000b\"}");
+	event_free(&ev);
+	ck_assert_int_eq(parse("{\"params\":{\"s\":\"\\u00e9 h\xc3\xa9 \xe2\x82\xac "
+			       "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"}}"), 0);
+	ck_assert_int_eq(text_check("value", "caf\xc3\xa9", 5, 0, err, sizeof err), 0);
+	/* outside JSON a backslash is a byte like any other */
+	ck_assert_int_eq(text_check("value", "\\u0000", 6, 0, err, sizeof err), 0);
+	ck_assert_int_eq(text_check("value", "a\0b", 3, 0, err, sizeof err), -1);
+	ck_assert_str_eq(err, "value holds a NUL byte (at byte 1)");
 }
 END_TEST
 
@@ -232,6 +266,8 @@ envelope_suite(void)
 	tcase_add_test(tc, size_limit);
 	tcase_add_loop_test(tc, bad_event, 0,
 			    (int)(sizeof bad_events / sizeof bad_events[0]));
+	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, text_that_passes);
 	tcase_add_test(tc, error_offset);
 	suite_add_tcase(s, tc);
 
