@@ -874,7 +874,7 @@ daemon_route(struct daemon *d, struct MHD_Connection *conn,
 		if (!get)
 			return reply_refusal(d, req, MHD_HTTP_METHOD_NOT_ALLOWED,
 					     CALL_BAD_EVENT, "method_not_allowed",
-					     &(struct reply_headers){ .allow = "GET" },
+					     &(struct reply_headers){ .allow = "GET, HEAD" },
 					     "%s %.200s: use GET", method, path);
 		if (is_probe(g, path, "readyz")) {
 			req->probe_ready = true; /* calls the upstream */
@@ -1074,6 +1074,9 @@ daemon_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES; /* queued already: a refused body */
 	}
 	req->answered = true;
+	/* HEAD is GET without the body, which MHD leaves out itself. */
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		method = MHD_HTTP_METHOD_GET;
 	switch (daemon_route(d, conn, req, method, url)) {
 	case ROUTED:
 		return queue_answer(conn, req);

@@ -107,6 +107,9 @@ http_event_read(const cJSON *root, struct http_event *req,
 	}
 	if (req->method == NULL || req->path == NULL)
 		return false;
+	/* HEAD is GET without the body, which API Gateway leaves out. */
+	if (strcmp(req->method, "HEAD") == 0)
+		req->method = "GET";
 
 	const cJSON *query =
 		cJSON_GetObjectItemCaseSensitive(root, "queryStringParameters");

@@ -76,6 +76,9 @@ router_allowed_methods(const struct registry *reg, const char *base,
 		if (!same_path(reg->ops[i].route, rest) ||
 		    !first_with_method(reg, i, rest))
 			continue;
+		/* Every GET route answers HEAD too. */
+		if (strcmp(method, "GET") == 0)
+			method = "GET, HEAD";
 		size_t need = (used > 0 ? 2 : 0) + strlen(method);
 		if (used + need >= buflen)
 			break; /* whole methods only */

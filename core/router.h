@@ -31,8 +31,9 @@ router_match(const struct registry *reg, const char *base,
 
 /* The methods the registry accepts for path, matched as router_match does
  * (base stripped, one trailing '/' ignored), for the Allow header of a 405:
- * "GET, POST", in registry order, each once.  Writes only whole methods to
- * buf (buflen > 0; ROUTER_ALLOW_LEN always suffices for GET and POST) and
+ * "GET, HEAD, POST", in registry order, each once; a GET route takes HEAD
+ * too, which the servers answer as GET without the body.  Writes only
+ * whole methods to buf (buflen > 0; ROUTER_ALLOW_LEN always suffices) and
  * returns buf, which is "" when no operation has this path. */
 const char *
 router_allowed_methods(const struct registry *reg, const char *base,

@@ -712,7 +712,12 @@ static const struct {
 	{ V2("GET", "/api/v1/nope", ""), { 0 }, 0, 0, 404, "unknown_operation",
 	  NULL, "No route", 0 },
 	{ V1("POST", "/api/v1/health", ""), { 0 }, 0, 0, 405, "bad_event",
-	  "GET", "method not allowed", 0 },
+	  "GET, HEAD", "method not allowed", 0 },
+	/* HEAD is answered as GET */
+	{ V1("HEAD", "/api/v1/health", ""), { 0 }, 0, 0, 200, "none", NULL,
+	  NULL, 1 },
+	{ V2("HEAD", "/api/v1/sync", ""), { 0 }, 0, 0, 405, "bad_event", "POST",
+	  "method not allowed", 0 },
 	{ V2("GET", "/api/v1/sync", ""), { 0 }, 0, 0, 405, "bad_event", "POST",
 	  "method not allowed", 0 },
 	{ V1("GET", "/api/v1/status", ""), { 0 }, 3, 0, 502,
@@ -868,9 +873,9 @@ START_TEST(test_http_allow_lists_every_method)
 		ck_assert_str_eq(error_kind(http_body), "bad_event");
 		const char *allow = cJSON_GetStringValue(
 			field(field(answer, "headers"), "Allow"));
-		ck_assert_str_eq(allow != NULL ? allow : "(none)", "GET, POST");
+		ck_assert_str_eq(allow != NULL ? allow : "(none)", "GET, HEAD, POST");
 		assert_contains(cJSON_GetStringValue(field(http_body, "error")),
-				"method not allowed, use GET, POST");
+				"method not allowed, use GET, HEAD, POST");
 	}
 	/* a path with one method still names just that one */
 	ck_assert_int_eq(invoke_http(V1("GET", "/api/v1/sync", "")), 405);

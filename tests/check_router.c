@@ -169,22 +169,22 @@ START_TEST(test_allowed_methods_shared_route)
 	enum route_match how;
 	match(NULL, "DELETE", "/api/v1/thing", &how);
 	ck_assert_int_eq(how, ROUTE_WRONG_METHOD);
-	ck_assert_str_eq(allowed(NULL, "/api/v1/thing"), "GET, POST");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/thing"), "GET, HEAD, POST");
 	/* the same matching as router_match: trailing slash, base */
-	ck_assert_str_eq(allowed(NULL, "/api/v1/thing/"), "GET, POST");
-	ck_assert_str_eq(allowed("/ea/", "/ea/api/v1/thing"), "GET, POST");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/thing/"), "GET, HEAD, POST");
+	ck_assert_str_eq(allowed("/ea/", "/ea/api/v1/thing"), "GET, HEAD, POST");
 	ck_assert_str_eq(allowed("/ea", "/api/v1/thing"), "");
 	ck_assert_str_eq(allowed(NULL, "/api/v1/thing//"), "");
 	/* a path of its own */
-	ck_assert_str_eq(allowed(NULL, "/api/v1/other"), "GET");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/other"), "GET, HEAD");
 	ck_assert_str_eq(allowed(NULL, "/api/v1/nope"), "");
 	/* a short buffer gets whole methods only */
-	char small[8];
+	char small[12];
 	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
 						small, sizeof small),
-			 "GET");
+			 "GET, HEAD");
 	ck_assert_str_eq(router_allowed_methods(&reg, NULL, "/api/v1/thing",
-						small, 3),
+						small, 9),
 			 "");
 }
 END_TEST
@@ -192,7 +192,7 @@ END_TEST
 /* Over the in-tree registry each path has one method. */
 START_TEST(test_allowed_methods_in_tree)
 {
-	ck_assert_str_eq(allowed(NULL, "/api/v1/health"), "GET");
+	ck_assert_str_eq(allowed(NULL, "/api/v1/health"), "GET, HEAD");
 	ck_assert_str_eq(allowed("/prod/ea", "/prod/ea/api/v1/sync/"), "POST");
 	ck_assert_str_eq(allowed(NULL, "/"), "");
 }
