@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "envelope.h"
+#include "router.h"
 #include "log.h"
 #include "settings.h"
 
@@ -180,9 +181,14 @@ cmd_list(const struct engine_options *opts, int argc)
 		const struct loaded_plugin *lp =
 			engine_load_operation(engine, op->name, err, sizeof err);
 
+		const struct reg_operation *owner = router_route_owner(reg, op);
 		printf("%s\n", op->name);
-		printf("  route:   %s %s%s\n", op->method, op->route,
-		       op->cache ? " (cacheable)" : "");
+		printf("  route:   %s %s%s%s%s\n", op->method, op->route,
+		       op->cache ? " (cacheable)" : "",
+		       owner != op ? "; over HTTP that is " : "",
+		       owner != op ? owner->name : "");
+		if (owner != op)
+			printf("           (this operation answers events only)\n");
 		printf("  service: %s -> %s%s%s\n", op->service,
 		       resolved ? url : "unresolved (", resolved ? "" : why,
 		       resolved ? "" : ")");

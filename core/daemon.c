@@ -692,19 +692,20 @@ route_operation(struct daemon *d, struct request *req,
 	const cJSON *params;
 	char why[200];
 	if (strcmp(method, "POST") == 0 && req->len > 0) {
-		if (text_check("the body", req->body, req->len, 1, why,
-			       sizeof why) != 0)
+		int rc = json_parse_whole("the body", req->body, req->len,
+					  &own, why, sizeof why);
+		if (rc == 0 && !cJSON_IsObject(own)) {
+			snprintf(why, sizeof why,
+				 "the body must be a JSON object of params");
+			rc = -1;
+		}
+		if (rc != 0) {
+			cJSON_Delete(own);
 			return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST,
 					     CALL_BAD_EVENT, NULL, NULL, "%s %s: %s",
 					     method, op->route, why);
-		params = own = cJSON_ParseWithLength(req->body, req->len);
-		if (!cJSON_IsObject(params)) {
-			cJSON_Delete(own);
-			return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST,
-					     CALL_BAD_EVENT, NULL, NULL,
-					     "%s %s: the body must be a JSON object of params",
-					     method, op->route);
 		}
+		params = own;
 	} else if (req->query_problem != NULL) {
 		return reply_refusal(d, req, MHD_HTTP_BAD_REQUEST, CALL_BAD_EVENT,
 				     NULL, NULL, "%s %s: %s", method, op->route,
@@ -992,9 +993,15 @@ request_begin(struct daemon *d, struct MHD_Connection *conn,
 	req->started_s = monotonic_s();
 	const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							"X-Request-Id");
-	if (given != NULL && given[0] != '\0')
-		snprintf(req->id, sizeof req->id, "%.64s", given);
-	else
+	if (given != NULL && given[0] != '\0') {
+		/* Into every log line and the upstream's headers: visible
+		 * ASCII only, so no byte can break the UTF-8 of a line and no
+		 * cut can split a character. */
+		size_t n = 0;
+		for (; given[n] != '\0' && n < 64; n++)
+			req->id[n] = given[n] > 0x20 && given[n] < 0x7f ? given[n] : '_';
+		req->id[n] = '\0';
+	} else
 		snprintf(req->id, sizeof req->id, "%.8s-%lu", g->config->uuid,
 			 atomic_fetch_add(&d->next_request, 1) + 1);
 	pthread_mutex_lock(&d->active_lock);
@@ -1544,6 +1551,23 @@ static const char *const restart_settings[] = {
 	NULL,
 };
 
+/* An operation whose method and route an earlier one has is out of HTTP's
+ * reach: said at start and on reload, as nothing else would show it. */
+static void
+warn_shadowed_routes(const struct log_scope *scope, const struct registry *reg)
+{
+	for (size_t i = 0; i < reg->n_ops; i++) {
+		const struct reg_operation *op = &reg->ops[i];
+		const struct reg_operation *owner = router_route_owner(reg, op);
+		if (owner != op)
+			log_at(scope, DCP_LOG_WARN,
+			       "operation %s: %s %s is %s's route, so %s answers "
+			       "events (POST BASE_URL) only",
+			       op->name, op->method, op->route, owner->name,
+			       op->name);
+	}
+}
+
 /* Give a reload's settings to what outlives a generation: the limits, the
  * cache, the metrics' name.  -1 when out of memory, perhaps after some of
  * them took theirs. */
@@ -1642,6 +1666,7 @@ daemon_reload(struct daemon *d)
 	char unapplied[1024];
 	size_t n = daemon_config_changes(&d->config, &g->own, restart_settings,
 					 unapplied, sizeof unapplied);
+	warn_shadowed_routes(&scope, reg);
 	log_at(&scope, n > 0 ? DCP_LOG_WARN : DCP_LOG_INFO,
 	       "reloaded %s and %s: %zu operations%s%s%s",
 	       g->own.file != NULL ? g->own.file : "the environment",
@@ -1871,6 +1896,7 @@ main(int argc, char **argv)
 		log_at(&scope, DCP_LOG_ERROR, "cannot start: %s", err);
 		goto out;
 	}
+	warn_shadowed_routes(&scope, engine_registry(d->engine));
 	const union MHD_DaemonInfo *info =
 		MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	log_at(&scope, DCP_LOG_INFO,

@@ -429,8 +429,9 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 		/* Say how long the last attempt really waited: the invocation's
 		 * deadline may have cut it below REQUEST_TIMEOUT. */
 		call_outcome_fail(out, CALL_TIMEOUT,
-			     "Connection failed: timeout after %ld ms waiting for %s (%d attempts)%s",
+			     "Connection failed: timeout after %ld ms waiting for %s (%d attempt%s)%s",
 			     resp->timeout_ms, url, resp->attempts,
+			     resp->attempts == 1 ? "" : "s",
 			     resp->timeout_ms < timeout_ms
 				     ? ", cut short by the invocation deadline"
 				     : "");
@@ -442,8 +443,9 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 		goto transport;
 	case HTTP_CONNECT:
 		call_outcome_fail(out, CALL_CONNECTION,
-			     "Connection failed: cannot connect to %s: %s (%d attempts)",
-			     url, resp->error, resp->attempts);
+			     "Connection failed: cannot connect to %s: %s (%d attempt%s)",
+			     url, resp->error, resp->attempts,
+			     resp->attempts == 1 ? "" : "s");
 		goto transport;
 	case HTTP_TOO_LARGE:
 		call_outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
@@ -452,8 +454,9 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 		goto transport;
 	case HTTP_TRANSPORT:
 		call_outcome_fail(out, CALL_CONNECTION,
-			     "Connection failed: %s: %s (%d attempts)", url,
-			     resp->error, resp->attempts);
+			     "Connection failed: %s: %s (%d attempt%s)", url,
+			     resp->error, resp->attempts,
+			     resp->attempts == 1 ? "" : "s");
 		goto transport;
 	}
 
@@ -477,13 +480,21 @@ outcome_from_reply(struct call_outcome *out, struct dcp_operation *slot,
 		goto transport;
 	}
 
-	cJSON *reply = resp->body_len == 0
-			       ? cJSON_CreateNull()
-			       : cJSON_ParseWithLength(resp->body, resp->body_len);
+	/* One JSON value, whole: a reply with more after it is as suspect
+	 * as one cut short. */
+	cJSON *reply = NULL;
+	char why[160] = "out of memory";
+	if (resp->body_len == 0)
+		reply = cJSON_CreateNull();
+	else if (json_parse_whole("the body", resp->body, resp->body_len,
+				  &reply, why, sizeof why) != 0) {
+		cJSON_Delete(reply);
+		reply = NULL;
+	}
 	if (reply == NULL) {
 		call_outcome_fail(out, CALL_BAD_UPSTREAM_REPLY,
-			     "Upstream reply from %s is not valid JSON (HTTP %ld, %zu bytes)",
-			     url, resp->status, resp->body_len);
+			     "Upstream reply from %s (HTTP %ld, %zu bytes): %s",
+			     url, resp->status, resp->body_len, why);
 		goto transport;
 	}
 	const struct dcp_plugin *desc = slot->plugin.desc;

@@ -75,6 +75,33 @@ text_check(const char *what, const char *text, size_t len, int json,
 }
 
 int
+json_parse_whole(const char *what, const char *text, size_t len,
+		 cJSON **root, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	*root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (*root == NULL) {
+		/* On failure cJSON points end at the error (its global error
+		 * pointer would race between threads). */
+		size_t offset = end != NULL && end >= text && end <= text + len
+					? (size_t)(end - text)
+					: len;
+		snprintf(err, errlen, "%s is not valid JSON (error at byte %zu)",
+			 what, offset);
+		return -1;
+	}
+	while (end != NULL && end < text + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (end != NULL && end < text + len) {
+		snprintf(err, errlen,
+			 "%s has data after the JSON value (at byte %zu)", what,
+			 (size_t)(end - text));
+		return -1;
+	}
+	return text_check(what, text, len, 1, err, errlen);
+}
+
+int
 event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 	    char *err, size_t errlen)
 {
@@ -85,32 +112,11 @@ event_parse(struct event *ev, const char *text, size_t len, size_t max_len,
 			 len, max_len);
 		return -1;
 	}
-	const char *end = NULL;
-	ev->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (ev->root == NULL) {
-		/* On failure cJSON points end at the error (its global error
-		 * pointer would race between threads). */
-		size_t offset = end != NULL && end >= text && end <= text + len
-					? (size_t)(end - text)
-					: len;
-		snprintf(err, errlen, "event is not valid JSON (error at byte %zu)",
-			 offset);
+	/* A tree that parsed stays in root even when refused, so that the
+	 * caller can still name the operation. */
+	if (json_parse_whole("event", text, len, &ev->root, err, errlen) != 0)
 		return -1;
-	}
-	while (end != NULL && end < text + len && strchr(" \t\r\n", *end) && *end)
-		end++;
-	if (end != NULL && end < text + len) {
-		snprintf(err, errlen,
-			 "event has data after the JSON value (at byte %zu)",
-			 (size_t)(end - text));
-		goto fail;
-	}
-	if (text_check("event", text, len, 1, err, errlen) != 0)
-		goto fail;
 	return event_from_json(ev, ev->root, err, errlen);
-fail:
-	/* keep root so the caller can still name the operation */
-	return -1;
 }
 
 int

@@ -32,6 +32,15 @@ int
 text_check(const char *what, const char *text, size_t len, int json,
 	   char *err, size_t errlen);
 
+/* text as one JSON value with nothing after it but white space, and
+ * passing text_check.  Returns 0, or -1 with err saying "WHAT is not valid
+ * JSON (error at byte N)", "WHAT has data after the JSON value (at byte
+ * N)" or text_check's reason.  *root is the tree whenever the text parsed,
+ * refused or not: the caller's to free. */
+int
+json_parse_whole(const char *what, const char *text, size_t len,
+		 cJSON **root, char *err, size_t errlen);
+
 /* The same for an already parsed document; takes ownership of root. */
 int
 event_from_json(struct event *ev, cJSON *root, char *err, size_t errlen);

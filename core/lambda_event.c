@@ -70,8 +70,8 @@ struct http_event {
 	const char *path;
 	const char *unstaged; /* path without a leading "/{stage}", or NULL */
 	const cJSON *query; /* object of strings, or NULL */
-	const char *body;   /* NULL when absent */
-	bool body_base64;
+	const cJSON *body;  /* as given: a string, by API Gateway; NULL if absent */
+	const cJSON *base64; /* isBase64Encoded as given, or NULL */
 };
 
 static bool
@@ -114,9 +114,8 @@ http_event_read(const cJSON *root, struct http_event *req,
 	const cJSON *query =
 		cJSON_GetObjectItemCaseSensitive(root, "queryStringParameters");
 	req->query = cJSON_IsObject(query) ? query : NULL;
-	req->body = json_string_at(root, "body");
-	req->body_base64 = cJSON_IsTrue(
-		cJSON_GetObjectItemCaseSensitive(root, "isBase64Encoded"));
+	req->body = cJSON_GetObjectItemCaseSensitive(root, "body");
+	req->base64 = cJSON_GetObjectItemCaseSensitive(root, "isBase64Encoded");
 	return true;
 }
 
@@ -157,35 +156,51 @@ http_answer(int status, cJSON *payload, const char *allow)
 }
 
 /* The params an HTTP request carries: the query for GET, the JSON body
- * for POST.  NULL with a reason when the body is not a JSON object. */
+ * for POST.  API Gateway sends the body as a string (base64 when
+ * isBase64Encoded); a body that is already a JSON object, as in a test
+ * event written by hand, is taken as it is.  NULL with a reason when the
+ * body is anything else. */
 static cJSON *
 http_params(const struct http_event *req, char *why, size_t whylen)
 {
-	if (strcmp(req->method, "POST") != 0 || req->body == NULL ||
-	    req->body[0] == '\0')
+	if (req->base64 != NULL && !cJSON_IsBool(req->base64) &&
+	    !cJSON_IsNull(req->base64)) {
+		snprintf(why, whylen, "isBase64Encoded must be true or false");
+		return NULL;
+	}
+	const cJSON *body = cJSON_IsNull(req->body) ? NULL : req->body;
+	if (strcmp(req->method, "POST") != 0 || body == NULL ||
+	    (cJSON_IsString(body) && body->valuestring[0] == '\0'))
 		return req->query != NULL ? cJSON_Duplicate(req->query, 1)
 					  : cJSON_CreateObject();
+	if (cJSON_IsObject(body))
+		return cJSON_Duplicate(body, 1);
+	if (!cJSON_IsString(body)) {
+		snprintf(why, whylen,
+			 "body must be a string (of JSON) or a JSON object");
+		return NULL;
+	}
 
-	size_t len = strlen(req->body);
+	size_t len = strlen(body->valuestring);
 	char *decoded = NULL;
-	const char *json = req->body;
-	if (req->body_base64) {
-		decoded = base64_decode(req->body, &len);
+	const char *json = body->valuestring;
+	if (cJSON_IsTrue(req->base64)) {
+		decoded = base64_decode(json, &len);
 		if (decoded == NULL) {
 			snprintf(why, whylen, "body is not valid base64");
 			return NULL;
 		}
 		json = decoded;
 	}
-	if (text_check("body", json, len, 1, why, whylen) != 0) {
-		free(decoded);
-		return NULL;
-	}
-	cJSON *params = cJSON_ParseWithLength(json, len);
+	cJSON *params;
+	int rc = json_parse_whole("body", json, len, &params, why, whylen);
 	free(decoded);
-	if (!cJSON_IsObject(params)) {
-		cJSON_Delete(params);
+	if (rc == 0 && !cJSON_IsObject(params)) {
 		snprintf(why, whylen, "body must be a JSON object");
+		rc = -1;
+	}
+	if (rc != 0) {
+		cJSON_Delete(params);
 		return NULL;
 	}
 	return params;

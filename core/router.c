@@ -62,6 +62,14 @@ first_with_method(const struct registry *reg, size_t i, const char *rest)
 	return true;
 }
 
+const struct reg_operation *
+router_route_owner(const struct registry *reg, const struct reg_operation *op)
+{
+	const struct reg_operation *owner = op;
+	router_match(reg, NULL, op->method, op->route, &owner);
+	return owner != NULL ? owner : op;
+}
+
 const char *
 router_allowed_methods(const struct registry *reg, const char *base,
 		       const char *path, char *buf, size_t buflen)

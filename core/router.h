@@ -25,6 +25,12 @@ router_match(const struct registry *reg, const char *base,
 	     const char *method, const char *path,
 	     const struct reg_operation **op);
 
+/* The operation HTTP routes op's method and route to: op itself, or an
+ * earlier one with the same method and route, which leaves op reachable by
+ * events only. */
+const struct reg_operation *
+router_route_owner(const struct registry *reg, const struct reg_operation *op);
+
 /* Room for any Allow list router_allowed_methods writes: every method
  * RFC 9110 defines, comma-separated, fits. */
 #define ROUTER_ALLOW_LEN 64

@@ -744,7 +744,13 @@ START_TEST(test_connection_refused)
 	assert_contains(error_text(result), url);
 	ck_assert_str_eq(cJSON_GetStringValue(field(result, "url")), url);
 	ck_assert_int_eq(cJSON_GetNumberValue(field(result, "attempts")), 3);
+	assert_contains(error_text(result), "(3 attempts)");
 	ck_assert_ptr_null(field(result, "upstream_status"));
+	/* one attempt is said in the singular */
+	setenv("MAX_RETRIES", "0", 1);
+	open_engine();
+	result = invoke("{\"operation\":\"health\"}");
+	assert_contains(error_text(result), "(1 attempt)");
 }
 END_TEST
 
@@ -764,8 +770,16 @@ START_TEST(test_invalid_json_reply)
 	standin_push_body(standin, 200, "<html>not json</html>");
 	const cJSON *result = invoke("{\"operation\":\"health\"}");
 	ck_assert_str_eq(error_kind(result), "bad_upstream_reply");
-	assert_contains(error_text(result), "not valid JSON");
+	assert_contains(error_text(result),
+			"(HTTP 200, 21 bytes): the body is not valid JSON (error at byte 0)");
 	assert_requests(1);
+	/* a JSON value with more after it is refused as well */
+	standin_push_body(standin, 200, "{\"status\":\"healthy\"} <!-- -->");
+	result = invoke("{\"operation\":\"health\"}");
+	ck_assert_str_eq(error_kind(result), "bad_upstream_reply");
+	assert_contains(error_text(result),
+			"the body has data after the JSON value (at byte 21)");
+	assert_requests(2);
 }
 END_TEST
 

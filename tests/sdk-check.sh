@@ -47,6 +47,9 @@ dcproxy=$root/bin/dcproxy
 
 "$dcproxy" list >"$work/list" || fail "dcproxy list: $(cat "$work/list")"
 grep -q "quote 1.0.0, ABI 1.0" "$work/list" || fail "quote not listed as loaded"
+# Its route is symbols's: list says HTTP reaches symbols there.
+grep -A1 -x quote "$work/list" | grep -q "GET /api/v1/symbols (cacheable); over HTTP that is symbols" ||
+	fail "list does not say quote's route is symbols's: $(grep -A2 -x quote "$work/list")"
 
 "$dcproxy" invoke '{"operation":"quote","params":{"symbol":"ETH/USDT"}}' \
 	2>/dev/null >"$work/out" || fail "invoke: $(cat "$work/out")"
@@ -65,4 +68,4 @@ rm "$work/etc/operations.d/60-quote.ini"
 "$dcproxy" invoke '{"operation":"quote"}' 2>/dev/null >"$work/out" || true
 jq -e '.body.data.result.error_kind == "unknown_operation"' "$work/out" \
 	>/dev/null || fail "removing the drop-in did not remove the operation"
-echo "sdk-check: 6 checks passed, 0 failed"
+echo "sdk-check: 7 checks passed, 0 failed"
