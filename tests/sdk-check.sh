@@ -35,10 +35,9 @@ route = /api/v1/symbols
 service = data-collection
 INI
 
-"$build/tests/dcproxy-standin" >"$work/url" &
-standin=$!
-while [ ! -s "$work/url" ]; do sleep 0.05; done
-url=$(head -n1 "$work/url")
+. "$top/tests/servers.sh"
+start_server "$build/tests/dcproxy-standin" "$work/url"
+standin=$server_pid url=$server_addr
 
 export LD_LIBRARY_PATH="$root/lib" DCPROXY_REGISTRY="$work/etc/operations.ini" \
 	DCPROXY_PLUGIN_PATH="$root/lib/dcproxy" DATA_COLLECTION_URL="$url" \

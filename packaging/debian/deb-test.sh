@@ -119,15 +119,9 @@ check "dpkg knows them as installed" sh -c \
 	"dpkg-query -W -f '\${Status} \${Version}\n' dcproxy dcproxyd dcproxy-dev |
 	 grep -c 'install ok installed $version' | grep -qx 3"
 
-"$build/tests/dcproxy-standin" >"$work/url" &
-standin=$!
-n=0
-while [ ! -s "$work/url" ]; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || fail "the stand-in did not start"
-	sleep 0.05
-done
-upstream=$(head -n1 "$work/url")
+. "$top/tests/servers.sh"
+start_server "$build/tests/dcproxy-standin" "$work/url"
+standin=$server_pid upstream=$server_addr
 
 # The command, with nothing but the upstream's URL set.
 check "dcproxy list: five operations load from the installed paths" sh -c \

@@ -68,15 +68,9 @@ UNIT
 fi
 
 # ---- the upstream, on the loopback the container shares
-"$build/tests/dcproxy-standin" >"$work/url" &
-standin=$!
-n=0
-while [ ! -s "$work/url" ]; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || fail "the stand-in did not start"
-	sleep 0.05
-done
-upstream=$(head -n1 "$work/url")
+. "$top/tests/servers.sh"
+start_server "$build/tests/dcproxy-standin" "$work/url"
+standin=$server_pid upstream=$server_addr
 # Ports nothing here listens on (curl: 7, connection refused).
 free() {
 	rc=0

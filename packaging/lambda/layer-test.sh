@@ -103,18 +103,11 @@ done
 check_resolution "ldd of the plugins" <"$work/all"
 
 # ---- the services
-"$build/tests/dcproxy-standin" >"$work/standin.url" &
-standin=$!
-"$build/tests/dcproxy-lambda-emulator" >"$work/emulator.api" &
-emulator=$!
-tries=0
-while [ ! -s "$work/standin.url" ] || [ ! -s "$work/emulator.api" ]; do
-	tries=$((tries + 1))
-	[ $tries -lt 200 ] || fail "the stand-in or the emulator did not start"
-	sleep 0.05
-done
-url=$(head -n1 "$work/standin.url")
-api=$(head -n1 "$work/emulator.api")
+. "$top/tests/servers.sh"
+start_server "$build/tests/dcproxy-standin" "$work/standin.url"
+standin=$server_pid url=$server_addr
+start_server "$build/tests/dcproxy-lambda-emulator" "$work/emulator.api"
+emulator=$server_pid api=$server_addr
 
 next_calls() { curl -sS "http://$api/_emulator/stats" | jq -r .next_calls; }
 # Start bootstrap and wait for its first /next.

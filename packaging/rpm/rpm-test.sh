@@ -289,15 +289,9 @@ fi
 [ -x "$root$bindir/dcproxy" ] || fail "no $bindir/dcproxy in the installed root"
 
 # ---- run the installed programs from that root
-"$build/tests/dcproxy-standin" >"$work/standin.url" 2>"$work/standin.err" &
-standin=$!
-tries=0
-while [ ! -s "$work/standin.url" ]; do
-	tries=$((tries + 1))
-	[ $tries -lt 200 ] || fail "the stand-in did not start: $(cat "$work/standin.err")"
-	sleep 0.05
-done
-url=$(head -n1 "$work/standin.url")
+. "$top/tests/servers.sh"
+start_server "$build/tests/dcproxy-standin" "$work/standin.url"
+standin=$server_pid url=$server_addr
 reg=$root$sysconfdir/dcproxy/operations.ini
 plugins=$root$libdir/dcproxy
 run() {
