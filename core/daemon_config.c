@@ -373,7 +373,7 @@ config_read_file(struct daemon_config *c, const char *path, char *err,
 		return -1;
 	}
 	int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
-	bool read_error = ferror(p.stream);
+	int read_errno = ferror(p.stream) ? errno : 0;
 	fclose(p.stream);
 	if (p.error[0] == '\0') {
 		if (rc > 0)
@@ -383,9 +383,12 @@ config_read_file(struct daemon_config *c, const char *path, char *err,
 		else if (rc < 0)
 			snprintf(p.error, sizeof p.error, "%s: out of memory",
 				 path);
-		else if (read_error)
-			snprintf(p.error, sizeof p.error, "%s:%d: read error",
-				 path, p.line);
+		else if (read_errno == EISDIR)
+			snprintf(p.error, sizeof p.error,
+				 "%s: is a directory, not a settings file", path);
+		else if (read_errno != 0)
+			snprintf(p.error, sizeof p.error, "%s:%d: read error: %s",
+				 path, p.line, strerror(read_errno));
 	}
 	if (p.error[0] != '\0') {
 		snprintf(err, errlen, "%s", p.error);

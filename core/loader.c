@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ltdl.h>
@@ -23,10 +24,13 @@ loader_exit(void)
 	lt_dlexit();
 }
 
+/* A file a plugin could be: anything but a directory (libltdl would say
+ * "file not found" of one). */
 static bool
 is_file(const char *path)
 {
-	return access(path, F_OK) == 0;
+	struct stat st;
+	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 /* loader_locate, also saying whether the file exists: one access() per
@@ -134,10 +138,14 @@ loader_open(struct loaded_plugin *lp, const struct reg_operation *op,
 	char path[4096];
 	memset(lp, 0, sizeof *lp);
 	if (!locate(op->plugin, search_path, path, sizeof path)) {
+		struct stat st;
 		if (strchr(op->plugin, '/') != NULL)
 			snprintf(err, errlen,
-				 "%s: no such file: install the plugin or fix 'plugin' at %s:%d",
-				 path, op->file, op->line);
+				 "%s: %s: install the plugin or fix 'plugin' at %s:%d",
+				 path,
+				 stat(path, &st) == 0 ? "is a directory, not a plugin"
+						      : "no such file",
+				 op->file, op->line);
 		else
 			snprintf(err, errlen,
 				 "%s.so: not found in %s: install the plugin or set DCPROXY_PLUGIN_PATH",

@@ -294,6 +294,19 @@ START_TEST(missing_by_path)
 }
 END_TEST
 
+/* A directory where the plugin should be, by path or in the search path. */
+START_TEST(directory_as_plugin)
+{
+	char message[8192];
+	int line = add_op("dir", dir, "%s", "");
+	open_engine();
+	snprintf(message, sizeof message,
+		 "%s: is a directory, not a plugin: install the plugin or fix 'plugin' at %s:%d",
+		 dir, main_file, line);
+	assert_refused("dir", message);
+}
+END_TEST
+
 START_TEST(garbage_file)
 {
 	char *path = test_write_file(dir, "garbage.so",
@@ -591,6 +604,7 @@ loader_suite(void)
 	tcase_add_test(tc, setting_for_plugin_without_settings);
 	tcase_add_test(tc, missing_by_name);
 	tcase_add_test(tc, missing_by_path);
+	tcase_add_test(tc, directory_as_plugin);
 	tcase_add_test(tc, garbage_file);
 	tcase_add_test(tc, search_path_order);
 	tcase_add_test(tc, locate);
