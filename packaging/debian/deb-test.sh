@@ -192,7 +192,8 @@ route = /api/v1/symbols
 service = data-collection
 INI
 check "dcproxy list shows the dropped-in operation loaded" sh -c \
-	"dcproxy list | grep -A4 -x quote | grep -q 'status: *loaded'"
+	"dcproxy list | awk '\$0 == \"quote\" { on = 1 } on && /^\$/ { exit } on' |
+	 grep -q 'status: *loaded'"
 rm -f "$pluginsdir/quote.so" "$dropins/60-quote.ini"
 
 # ---- an edited conffile survives a reinstall; purge leaves nothing
