@@ -15,8 +15,8 @@
 
 #include "engine.h"
 #include "envelope.h"
-#include "router.h"
 #include "log.h"
+#include "router.h"
 #include "settings.h"
 
 enum { EXIT_USAGE = 2 };

@@ -998,8 +998,10 @@ request_begin(struct daemon *d, struct MHD_Connection *conn,
 		 * ASCII only, so no byte can break the UTF-8 of a line and no
 		 * cut can split a character. */
 		size_t n = 0;
-		for (; given[n] != '\0' && n < 64; n++)
-			req->id[n] = given[n] > 0x20 && given[n] < 0x7f ? given[n] : '_';
+		for (; given[n] != '\0' && n < 64; n++) {
+			unsigned char c = (unsigned char)given[n];
+			req->id[n] = c > 0x20 && c < 0x7f ? (char)c : '_';
+		}
 		req->id[n] = '\0';
 	} else
 		snprintf(req->id, sizeof req->id, "%.8s-%lu", g->config->uuid,
