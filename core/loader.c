@@ -33,7 +33,7 @@ is_file(const char *path)
 	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
-/* loader_locate, also saying whether the file exists: one access() per
+/* loader_locate, also saying whether the file exists: one stat() per
  * directory tried, so loader_open needs no second look. */
 static bool
 locate(const char *plugin, const char *search_path, char *path,
