@@ -1762,13 +1762,13 @@ main(int argc, char **argv)
 			printf("dcproxyd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "Try 'dcproxyd --help'.\n");
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "dcproxyd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "dcproxyd: unexpected argument '%s'. "
+			"Try 'dcproxyd --help'.\n", argv[optind]);
 		return 2;
 	}
 

@@ -130,7 +130,7 @@ static const struct config_spec config_specs[] = {
 	  "seconds an idle or slow client connection is kept" },
 	{ "DCPROXYD_MAX_CONNECTIONS", CONFIG_LONG, "1024",
 	  FIELD(max_connections), 1, 65536,
-	  "concurrent client connections (one thread each)" },
+	  "concurrent client connections; also the most worker threads" },
 	{ "EXPERIMENTAL_METRICS_ENABLED", CONFIG_BOOL, "false",
 	  FIELD(metrics_enabled), 0, 0,
 	  "serve Prometheus metrics at /metrics on METRICS_PORT" },
