@@ -567,13 +567,38 @@ locked_up(struct redis_client *r)
 	r->reason[0] = '\0';
 }
 
-/* A connection for one command, or NULL to skip Redis this time. */
+/* A new connection for a caller already counted busy, or NULL after
+ * recording the failure. */
 static struct redis_conn *
-conn_borrow(struct redis_client *r, bool *probe)
+conn_fresh(struct redis_client *r, bool probe)
+{
+	pthread_mutex_lock(&r->lock);
+	unsigned generation = r->generation;
+	pthread_mutex_unlock(&r->lock);
+	char why[400];
+	struct redis_conn *c = conn_open(r, why, sizeof why);
+	if (c == NULL) {
+		pthread_mutex_lock(&r->lock);
+		r->busy--;
+		if (probe)
+			r->probing = false;
+		locked_fail(r, why, probe || r->state != REDIS_DOWN);
+		pthread_mutex_unlock(&r->lock);
+		return NULL;
+	}
+	c->generation = generation;
+	return c;
+}
+
+/* A connection for one command, or NULL to skip Redis this time; *reused
+ * when it comes from the pool. */
+static struct redis_conn *
+conn_borrow(struct redis_client *r, bool *probe, bool *reused)
 {
 	int64_t now = http_now_ms();
 	struct redis_conn *c = NULL, *stale = NULL;
 	*probe = false;
+	*reused = false;
 	pthread_mutex_lock(&r->lock);
 	if (r->busy >= r->max_queued ||
 	    (r->state == REDIS_DOWN && (now < r->retry_at || r->probing))) {
@@ -597,29 +622,28 @@ conn_borrow(struct redis_client *r, bool *probe)
 			c = NULL;
 		}
 	}
-	unsigned generation = r->generation;
 	pthread_mutex_unlock(&r->lock);
 	while (stale != NULL) {
 		struct redis_conn *next = stale->next;
 		conn_free(stale);
 		stale = next;
 	}
-	if (c != NULL)
+	if (c != NULL) {
+		*reused = true;
 		return c;
-
-	char why[400];
-	c = conn_open(r, why, sizeof why);
-	if (c == NULL) {
-		pthread_mutex_lock(&r->lock);
-		r->busy--;
-		if (*probe)
-			r->probing = false;
-		locked_fail(r, why, *probe || r->state != REDIS_DOWN);
-		pthread_mutex_unlock(&r->lock);
-		return NULL;
 	}
-	c->generation = generation;
-	return c;
+	return conn_fresh(r, *probe);
+}
+
+/* Whether ctx failed because the server had closed the connection (its
+ * idle timeout, CLIENT KILL, a restart) rather than by not answering. */
+static bool
+closed_by_server(const redisContext *ctx)
+{
+	return ctx->err == REDIS_ERR_EOF ||
+	       (ctx->err == REDIS_ERR_IO &&
+		(strstr(ctx->errstr, "reset by peer") != NULL ||
+		 strstr(ctx->errstr, "Broken pipe") != NULL));
 }
 
 static void
@@ -654,11 +678,19 @@ conn_return(struct redis_client *r, struct redis_conn *c, bool probe,
 static redisReply *
 redis_run(struct redis_client *r, int argc, const char **argv)
 {
-	bool probe;
-	struct redis_conn *c = conn_borrow(r, &probe);
+	bool probe, reused;
+	struct redis_conn *c = conn_borrow(r, &probe, &reused);
 	if (c == NULL)
 		return NULL;
 	redisReply *reply = redisCommandArgv(c->ctx, argc, argv, NULL);
+	if (reply == NULL && reused && closed_by_server(c->ctx)) {
+		/* A pooled connection the server had closed while idle says
+		 * nothing about Redis now: once more, on a new one. */
+		conn_free(c);
+		if ((c = conn_fresh(r, probe)) == NULL)
+			return NULL;
+		reply = redisCommandArgv(c->ctx, argc, argv, NULL);
+	}
 	char why[300];
 	if (reply == NULL) {
 		char detail[200];
