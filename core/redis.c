@@ -240,6 +240,7 @@ struct redis_client {
 	struct redis_endpoint ep;
 	char where[300];
 	long timeout_ms, idle_timeout_ms, max_cooldown_ms, max_queued;
+	size_t max_value;           /* redis_get: 0, or the most it reads */
 	const struct logger *logger;
 	SSL_CTX *tls;               /* rediss://: every tunnel's, else NULL */
 
@@ -306,6 +307,7 @@ redis_new(const struct redis_options *o, char *err, size_t errlen)
 	r->idle_timeout_ms = o->idle_timeout_ms;
 	r->max_cooldown_ms = o->max_cooldown_ms;
 	r->max_queued = o->max_queued > 0 ? o->max_queued : 1;
+	r->max_value = o->max_value_bytes;
 	r->logger = o->logger;
 	if ((r->ep.path == NULL && r->ep.host == NULL) ||
 	    pthread_mutex_init(&r->lock, NULL) != 0) {
@@ -720,13 +722,25 @@ redis_run(struct redis_client *r, int argc, const char **argv)
 int
 redis_get(struct redis_client *r, const char *key, char **value)
 {
-	const char *argv[] = { "GET", key };
+	/* GETRANGE reads one byte past the limit, to tell a value that
+	 * fits from a longer one, and no more: a huge value another
+	 * program left under the key costs neither the time to read it
+	 * all nor the memory. */
+	char last[24];
+	snprintf(last, sizeof last, "%zu", r->max_value);
+	const char *argv[] = { r->max_value > 0 ? "GETRANGE" : "GET", key, "0",
+			       last };
 	*value = NULL;
-	redisReply *reply = redis_run(r, 2, argv);
+	redisReply *reply = redis_run(r, r->max_value > 0 ? 4 : 2, argv);
 	if (reply == NULL)
 		return -1;
 	int rc = 0;
-	if (reply->type == REDIS_REPLY_STRING) {
+	if (reply->type == REDIS_REPLY_STRING && r->max_value > 0 &&
+	    reply->len > r->max_value) {
+		redis_log(r, DCP_LOG_WARN,
+			  "Redis: %.200s holds more than %zu bytes, more than "
+			  "any entry dcproxyd stores: ignored", key, r->max_value);
+	} else if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
 		*value = malloc(reply->len + 1);
 		if (*value != NULL) {
 			memcpy(*value, reply->str, reply->len);

@@ -45,6 +45,7 @@ struct redis_options {
 	long idle_timeout_ms;       /* CACHE_REDIS_CONNECTION_TIMEOUT */
 	long max_cooldown_ms;       /* CACHE_REDIS_MAX_RECONNECT_COOLDOWN */
 	long max_queued;            /* CACHE_REDIS_MAX_QUEUED_ITEMS */
+	size_t max_value_bytes;     /* redis_get reads no more; 0: any size */
 	const struct logger *logger;
 };
 
@@ -69,7 +70,8 @@ redis_describe(const struct redis_client *r);
  * within the reconnect cooldown, or MAX_QUEUED_ITEMS callers already in
  * Redis), and never blocks longer than about CACHE_REDIS_TIMEOUT. */
 
-/* 1 and a malloc'd, NUL-terminated *value when found, 0 when absent. */
+/* 1 and a malloc'd, NUL-terminated *value when found, 0 when absent (or
+ * empty, or longer than max_value_bytes: not read past that, and logged). */
 int
 redis_get(struct redis_client *r, const char *key, char **value);
 
