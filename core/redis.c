@@ -710,7 +710,13 @@ redis_run(struct redis_client *r, int argc, const char **argv)
 		if (auth) {
 			conn_return(r, c, probe, why);
 		} else {
+			/* Redis is up, but the command failed all the same
+			 * (OOM under maxmemory, WRONGTYPE): a failure to
+			 * count, not an outage. */
 			conn_return(r, c, probe, NULL);
+			pthread_mutex_lock(&r->lock);
+			r->failures++;
+			pthread_mutex_unlock(&r->lock);
 			redis_log(r, DCP_LOG_WARN, "Redis: %s", why);
 		}
 		return NULL;

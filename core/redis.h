@@ -102,7 +102,8 @@ redis_ping(struct redis_client *r);
 /* For metrics: whether the last attempt succeeded, and counters. */
 struct redis_status {
 	bool connected;
-	unsigned long failures;     /* connections or commands that failed */
+	unsigned long failures;     /* connections or commands that failed,
+				     * error replies included */
 	unsigned long skipped;      /* calls refused: down or queue full */
 	unsigned long reconnects;   /* down -> up transitions */
 };
