@@ -715,6 +715,11 @@ remote_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
 		 * and others wait on it if the marker is free. */
 		claimed = rm->set(rm->user, marker, "1", c->co.marker_ttl_ms, true);
 	}
+	/* An earlier call's result may still be there: this call's waiters
+	 * must wait for this call, not take that one.  (A waiter of the
+	 * earlier call that has not looked yet now waits for this one.) */
+	if (claimed == 1 && shared != NULL)
+		(void)rm->del(rm->user, shared);
 
 	fetch(user, out);
 	if (out->error == CALL_OK && out->result != NULL) {
