@@ -593,16 +593,16 @@ conn_fresh(struct redis_client *r, bool probe)
 }
 
 /* A connection for one command, or NULL to skip Redis this time; *reused
- * when it comes from the pool. */
+ * when it comes from the pool.  queued: subject to MAX_QUEUED_ITEMS. */
 static struct redis_conn *
-conn_borrow(struct redis_client *r, bool *probe, bool *reused)
+conn_borrow(struct redis_client *r, bool queued, bool *probe, bool *reused)
 {
 	int64_t now = http_now_ms();
 	struct redis_conn *c = NULL, *stale = NULL;
 	*probe = false;
 	*reused = false;
 	pthread_mutex_lock(&r->lock);
-	if (r->busy >= r->max_queued ||
+	if ((queued && r->busy >= r->max_queued) ||
 	    (r->state == REDIS_DOWN && (now < r->retry_at || r->probing))) {
 		r->skipped++;
 		pthread_mutex_unlock(&r->lock);
@@ -676,12 +676,13 @@ conn_return(struct redis_client *r, struct redis_conn *c, bool probe,
 }
 
 /* Run one command; NULL when Redis was skipped or failed.  A Redis error
- * reply other than an authentication one leaves the connection in use. */
+ * reply other than an authentication one leaves the connection in use.
+ * queued: skipped when MAX_QUEUED_ITEMS callers are in Redis already. */
 static redisReply *
-redis_run(struct redis_client *r, int argc, const char **argv)
+redis_run_as(struct redis_client *r, bool queued, int argc, const char **argv)
 {
 	bool probe, reused;
-	struct redis_conn *c = conn_borrow(r, &probe, &reused);
+	struct redis_conn *c = conn_borrow(r, queued, &probe, &reused);
 	if (c == NULL)
 		return NULL;
 	redisReply *reply = redisCommandArgv(c->ctx, argc, argv, NULL);
@@ -723,6 +724,12 @@ redis_run(struct redis_client *r, int argc, const char **argv)
 	}
 	conn_return(r, c, probe, NULL);
 	return reply;
+}
+
+static redisReply *
+redis_run(struct redis_client *r, int argc, const char **argv)
+{
+	return redis_run_as(r, true, argc, argv);
 }
 
 int
@@ -779,8 +786,10 @@ redis_set(struct redis_client *r, const char *key, const char *value,
 int
 redis_del(struct redis_client *r, const char *key)
 {
+	/* Never skipped for a full queue: the DEL of an in-flight marker
+	 * is what spares other callers the wait for its expiry. */
 	const char *argv[] = { "DEL", key };
-	redisReply *reply = redis_run(r, 2, argv);
+	redisReply *reply = redis_run_as(r, false, 2, argv);
 	if (reply == NULL)
 		return -1;
 	freeReplyObject(reply);

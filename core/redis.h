@@ -80,7 +80,8 @@ int
 redis_set(struct redis_client *r, const char *key, const char *value,
 	  long ttl_ms, bool nx);
 
-/* DEL key (0 whether or not it existed). */
+/* DEL key (0 whether or not it existed).  Not skipped when
+ * MAX_QUEUED_ITEMS callers are in Redis: it ends in-flight markers. */
 int
 redis_del(struct redis_client *r, const char *key);
 
