@@ -605,6 +605,10 @@ prefixed(const char *prefix, const char *key)
 	return out;
 }
 
+/* How far ahead of this host's clock another host's may be when it
+ * stores an entry: a "t" further in the future is not taken for a time. */
+#define REMOTE_CLOCK_SKEW_MS 5000
+
 /* A remote entry {"t": stored-at epoch ms, "v": result} younger than
  * max_age_ms (< 0: any age) into out.  Returns true when found. */
 static bool
@@ -619,10 +623,17 @@ remote_lookup(struct cache *c, const char *key, long max_age_ms,
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "t");
 	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(doc, "v");
 	bool found = false;
-	if (cJSON_IsNumber(t) && v != NULL) {
-		long age = (long)(wall_ms() - (int64_t)t->valuedouble);
-		if (age < 0) /* clocks of two hosts disagree a little */
-			age = 0;
+	/* In double: a "t" past int64's range must not overflow.  A "t"
+	 * before 1970, or later than two hosts' clocks can disagree, is no
+	 * stored-at time of ours (an older version's, another program's, or
+	 * garbage): not an entry, however long Redis keeps it.  The miss
+	 * then stores a proper one over it. */
+	double since = cJSON_IsNumber(t) ? (double)wall_ms() - t->valuedouble
+					 : 0;
+	if (cJSON_IsNumber(t) && v != NULL && t->valuedouble >= 0 &&
+	    since >= -(double)REMOTE_CLOCK_SKEW_MS) {
+		/* clocks of two hosts disagree a little */
+		long age = since > 0 ? (long)since : 0;
 		if (max_age_ms < 0 || age <= max_age_ms) {
 			memset(out, 0, sizeof *out);
 			out->result = v;
@@ -704,6 +715,11 @@ remote_fetch(struct cache *c, const char *key, long max_age_ms, bool store,
 		 * and others wait on it if the marker is free. */
 		claimed = rm->set(rm->user, marker, "1", c->co.marker_ttl_ms, true);
 	}
+	/* An earlier call's result may still be there: this call's waiters
+	 * must wait for this call, not take that one.  (A waiter of the
+	 * earlier call that has not looked yet now waits for this one.) */
+	if (claimed == 1 && shared != NULL)
+		(void)rm->del(rm->user, shared);
 
 	fetch(user, out);
 	if (out->error == CALL_OK && out->result != NULL) {

@@ -1391,6 +1391,12 @@ daemon_redis_setup(struct daemon *d, struct cache_options *copts, char *err,
 		.idle_timeout_ms = c->redis_idle_timeout_ms,
 		.max_cooldown_ms = c->redis_max_cooldown_ms,
 		.max_queued = c->redis_max_queued,
+		/* An entry holds an upstream reply (at most
+		 * DCPROXY_MAX_RESPONSE_BYTES) as cJSON prints it again,
+		 * which can be longer: 1e14 comes back as 15 digits. */
+		.max_value_bytes =
+			4 * (size_t)engine_settings(d->engine)->max_response_bytes +
+			1024,
 		.logger = &d->logger,
 	};
 	d->redis = redis_new(&ro, err, errlen);

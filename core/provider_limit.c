@@ -382,12 +382,60 @@ redis_admit(struct provider_limit *pl, struct provider_verdict *v)
 	return 0;
 }
 
+/* ms until every local window has room at now, or 0; takes nothing. */
+static long
+local_wait(struct provider_limit *pl, int64_t now)
+{
+	long wait = 0;
+	pthread_mutex_lock(&pl->lock);
+	for (int i = 0; i < N_WINDOWS; i++) {
+		long w = window_wait(&pl->w[i], window_span_ms[i], now);
+		if (w > wait)
+			wait = w;
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return wait;
+}
+
+/* A call Redis admitted, counted in this process's windows too.  A window
+ * already full (two threads admitted at once, or Redis's clock and this
+ * one differ a little) forgets its oldest call for this one. */
+static void
+local_record(struct provider_limit *pl, int64_t now)
+{
+	pthread_mutex_lock(&pl->lock);
+	for (int i = 0; i < N_WINDOWS; i++) {
+		struct window *w = &pl->w[i];
+		(void)window_wait(w, window_span_ms[i], now);
+		if (w->count < w->cap) {
+			window_take(w, now);
+		} else if (w->ring != NULL) {
+			w->head = (w->head + 1) % w->cap;
+			w->count--;
+			window_take(w, now);
+		}
+	}
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/* With Redis, this process counts its own calls as well, whichever way
+ * they were admitted: they are a part of every instance's, so a window
+ * they fill is full in Redis too (no need to ask), and while Redis is
+ * unavailable the local count starts from them, not from nothing. */
 struct provider_verdict
 provider_limit_admit(struct provider_limit *pl, int64_t now)
 {
 	struct provider_verdict v;
-	if (pl->redis != NULL && redis_admit(pl, &v) == 0)
-		return v;
+	if (pl->redis != NULL) {
+		long wait = local_wait(pl, now);
+		if (wait > 0)
+			return (struct provider_verdict){ .retry_after_ms = wait };
+		if (redis_admit(pl, &v) == 0) {
+			if (v.allowed)
+				local_record(pl, now);
+			return v;
+		}
+	}
 	/* No Redis, or Redis down: this instance's own count still keeps its
 	 * share of the upstream within the capacity. */
 	return local_admit(pl, now);

@@ -43,7 +43,8 @@ struct provider_limit;
 /* redis NULL: counted in this process; else in Redis, a sorted set of the
  * admitted calls' times per window under "PREFIX:1s|1m|1h" (one script
  * checks and records every window at once, on Redis's clock), with the
- * local count as the fallback while Redis is unavailable.  A capacity of
+ * local count (of this process's calls, however admitted) as the fallback
+ * while Redis is unavailable and as a floor while it is not.  A capacity of
  * 0 everywhere (none known, or RATE_LIMIT_ENABLED off) admits every call
  * at once, without asking Redis.  NULL when out of memory. */
 struct provider_limit *

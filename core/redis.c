@@ -240,6 +240,7 @@ struct redis_client {
 	struct redis_endpoint ep;
 	char where[300];
 	long timeout_ms, idle_timeout_ms, max_cooldown_ms, max_queued;
+	size_t max_value;           /* redis_get: 0, or the most it reads */
 	const struct logger *logger;
 	SSL_CTX *tls;               /* rediss://: every tunnel's, else NULL */
 
@@ -306,6 +307,7 @@ redis_new(const struct redis_options *o, char *err, size_t errlen)
 	r->idle_timeout_ms = o->idle_timeout_ms;
 	r->max_cooldown_ms = o->max_cooldown_ms;
 	r->max_queued = o->max_queued > 0 ? o->max_queued : 1;
+	r->max_value = o->max_value_bytes;
 	r->logger = o->logger;
 	if ((r->ep.path == NULL && r->ep.host == NULL) ||
 	    pthread_mutex_init(&r->lock, NULL) != 0) {
@@ -567,15 +569,40 @@ locked_up(struct redis_client *r)
 	r->reason[0] = '\0';
 }
 
-/* A connection for one command, or NULL to skip Redis this time. */
+/* A new connection for a caller already counted busy, or NULL after
+ * recording the failure. */
 static struct redis_conn *
-conn_borrow(struct redis_client *r, bool *probe)
+conn_fresh(struct redis_client *r, bool probe)
+{
+	pthread_mutex_lock(&r->lock);
+	unsigned generation = r->generation;
+	pthread_mutex_unlock(&r->lock);
+	char why[400];
+	struct redis_conn *c = conn_open(r, why, sizeof why);
+	if (c == NULL) {
+		pthread_mutex_lock(&r->lock);
+		r->busy--;
+		if (probe)
+			r->probing = false;
+		locked_fail(r, why, probe || r->state != REDIS_DOWN);
+		pthread_mutex_unlock(&r->lock);
+		return NULL;
+	}
+	c->generation = generation;
+	return c;
+}
+
+/* A connection for one command, or NULL to skip Redis this time; *reused
+ * when it comes from the pool.  queued: subject to MAX_QUEUED_ITEMS. */
+static struct redis_conn *
+conn_borrow(struct redis_client *r, bool queued, bool *probe, bool *reused)
 {
 	int64_t now = http_now_ms();
 	struct redis_conn *c = NULL, *stale = NULL;
 	*probe = false;
+	*reused = false;
 	pthread_mutex_lock(&r->lock);
-	if (r->busy >= r->max_queued ||
+	if ((queued && r->busy >= r->max_queued) ||
 	    (r->state == REDIS_DOWN && (now < r->retry_at || r->probing))) {
 		r->skipped++;
 		pthread_mutex_unlock(&r->lock);
@@ -597,29 +624,28 @@ conn_borrow(struct redis_client *r, bool *probe)
 			c = NULL;
 		}
 	}
-	unsigned generation = r->generation;
 	pthread_mutex_unlock(&r->lock);
 	while (stale != NULL) {
 		struct redis_conn *next = stale->next;
 		conn_free(stale);
 		stale = next;
 	}
-	if (c != NULL)
+	if (c != NULL) {
+		*reused = true;
 		return c;
-
-	char why[400];
-	c = conn_open(r, why, sizeof why);
-	if (c == NULL) {
-		pthread_mutex_lock(&r->lock);
-		r->busy--;
-		if (*probe)
-			r->probing = false;
-		locked_fail(r, why, *probe || r->state != REDIS_DOWN);
-		pthread_mutex_unlock(&r->lock);
-		return NULL;
 	}
-	c->generation = generation;
-	return c;
+	return conn_fresh(r, *probe);
+}
+
+/* Whether ctx failed because the server had closed the connection (its
+ * idle timeout, CLIENT KILL, a restart) rather than by not answering. */
+static bool
+closed_by_server(const redisContext *ctx)
+{
+	return ctx->err == REDIS_ERR_EOF ||
+	       (ctx->err == REDIS_ERR_IO &&
+		(strstr(ctx->errstr, "reset by peer") != NULL ||
+		 strstr(ctx->errstr, "Broken pipe") != NULL));
 }
 
 static void
@@ -650,15 +676,24 @@ conn_return(struct redis_client *r, struct redis_conn *c, bool probe,
 }
 
 /* Run one command; NULL when Redis was skipped or failed.  A Redis error
- * reply other than an authentication one leaves the connection in use. */
+ * reply other than an authentication one leaves the connection in use.
+ * queued: skipped when MAX_QUEUED_ITEMS callers are in Redis already. */
 static redisReply *
-redis_run(struct redis_client *r, int argc, const char **argv)
+redis_run_as(struct redis_client *r, bool queued, int argc, const char **argv)
 {
-	bool probe;
-	struct redis_conn *c = conn_borrow(r, &probe);
+	bool probe, reused;
+	struct redis_conn *c = conn_borrow(r, queued, &probe, &reused);
 	if (c == NULL)
 		return NULL;
 	redisReply *reply = redisCommandArgv(c->ctx, argc, argv, NULL);
+	if (reply == NULL && reused && closed_by_server(c->ctx)) {
+		/* A pooled connection the server had closed while idle says
+		 * nothing about Redis now: once more, on a new one. */
+		conn_free(c);
+		if ((c = conn_fresh(r, probe)) == NULL)
+			return NULL;
+		reply = redisCommandArgv(c->ctx, argc, argv, NULL);
+	}
 	char why[300];
 	if (reply == NULL) {
 		char detail[200];
@@ -676,7 +711,13 @@ redis_run(struct redis_client *r, int argc, const char **argv)
 		if (auth) {
 			conn_return(r, c, probe, why);
 		} else {
+			/* Redis is up, but the command failed all the same
+			 * (OOM under maxmemory, WRONGTYPE): a failure to
+			 * count, not an outage. */
 			conn_return(r, c, probe, NULL);
+			pthread_mutex_lock(&r->lock);
+			r->failures++;
+			pthread_mutex_unlock(&r->lock);
 			redis_log(r, DCP_LOG_WARN, "Redis: %s", why);
 		}
 		return NULL;
@@ -685,16 +726,34 @@ redis_run(struct redis_client *r, int argc, const char **argv)
 	return reply;
 }
 
+static redisReply *
+redis_run(struct redis_client *r, int argc, const char **argv)
+{
+	return redis_run_as(r, true, argc, argv);
+}
+
 int
 redis_get(struct redis_client *r, const char *key, char **value)
 {
-	const char *argv[] = { "GET", key };
+	/* GETRANGE reads one byte past the limit, to tell a value that
+	 * fits from a longer one, and no more: a huge value another
+	 * program left under the key costs neither the time to read it
+	 * all nor the memory. */
+	char last[24];
+	snprintf(last, sizeof last, "%zu", r->max_value);
+	const char *argv[] = { r->max_value > 0 ? "GETRANGE" : "GET", key, "0",
+			       last };
 	*value = NULL;
-	redisReply *reply = redis_run(r, 2, argv);
+	redisReply *reply = redis_run(r, r->max_value > 0 ? 4 : 2, argv);
 	if (reply == NULL)
 		return -1;
 	int rc = 0;
-	if (reply->type == REDIS_REPLY_STRING) {
+	if (reply->type == REDIS_REPLY_STRING && r->max_value > 0 &&
+	    reply->len > r->max_value) {
+		redis_log(r, DCP_LOG_WARN,
+			  "Redis: %.200s holds more than %zu bytes, more than "
+			  "any entry dcproxyd stores: ignored", key, r->max_value);
+	} else if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
 		*value = malloc(reply->len + 1);
 		if (*value != NULL) {
 			memcpy(*value, reply->str, reply->len);
@@ -727,8 +786,10 @@ redis_set(struct redis_client *r, const char *key, const char *value,
 int
 redis_del(struct redis_client *r, const char *key)
 {
+	/* Never skipped for a full queue: the DEL of an in-flight marker
+	 * is what spares other callers the wait for its expiry. */
 	const char *argv[] = { "DEL", key };
-	redisReply *reply = redis_run(r, 2, argv);
+	redisReply *reply = redis_run_as(r, false, 2, argv);
 	if (reply == NULL)
 		return -1;
 	freeReplyObject(reply);

@@ -45,6 +45,7 @@ struct redis_options {
 	long idle_timeout_ms;       /* CACHE_REDIS_CONNECTION_TIMEOUT */
 	long max_cooldown_ms;       /* CACHE_REDIS_MAX_RECONNECT_COOLDOWN */
 	long max_queued;            /* CACHE_REDIS_MAX_QUEUED_ITEMS */
+	size_t max_value_bytes;     /* redis_get reads no more; 0: any size */
 	const struct logger *logger;
 };
 
@@ -69,7 +70,8 @@ redis_describe(const struct redis_client *r);
  * within the reconnect cooldown, or MAX_QUEUED_ITEMS callers already in
  * Redis), and never blocks longer than about CACHE_REDIS_TIMEOUT. */
 
-/* 1 and a malloc'd, NUL-terminated *value when found, 0 when absent. */
+/* 1 and a malloc'd, NUL-terminated *value when found, 0 when absent (or
+ * empty, or longer than max_value_bytes: not read past that, and logged). */
 int
 redis_get(struct redis_client *r, const char *key, char **value);
 
@@ -78,7 +80,8 @@ int
 redis_set(struct redis_client *r, const char *key, const char *value,
 	  long ttl_ms, bool nx);
 
-/* DEL key (0 whether or not it existed). */
+/* DEL key (0 whether or not it existed).  Not skipped when
+ * MAX_QUEUED_ITEMS callers are in Redis: it ends in-flight markers. */
 int
 redis_del(struct redis_client *r, const char *key);
 
@@ -100,7 +103,8 @@ redis_ping(struct redis_client *r);
 /* For metrics: whether the last attempt succeeded, and counters. */
 struct redis_status {
 	bool connected;
-	unsigned long failures;     /* connections or commands that failed */
+	unsigned long failures;     /* connections or commands that failed,
+				     * error replies included */
 	unsigned long skipped;      /* calls refused: down or queue full */
 	unsigned long reconnects;   /* down -> up transitions */
 };

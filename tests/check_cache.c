@@ -883,6 +883,55 @@ START_TEST(remote_entry_keeps_its_age)
 }
 END_TEST
 
+/* Entries another program (or an older version) left under our keys:
+ * a "t" beyond int64, before 1970 or an hour ahead is no time of ours.
+ * Each is a miss that calls upstream and stores a proper entry over it,
+ * never a hit that would live as long as Redis keeps the key. */
+START_TEST(remote_entry_with_bad_time_is_a_miss)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	char ahead[128], skewed[128];
+	snprintf(ahead, sizeof ahead, "{\"t\":%lld,\"v\":{\"call\":7}}",
+		 now + 3600000);
+	const char *bad[] = {
+		"{\"t\":1e300,\"v\":{\"call\":7}}",
+		"{\"t\":-1e300,\"v\":{\"call\":7}}",
+		"{\"t\":-5,\"v\":{\"call\":7}}",
+		ahead,
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "grp:bad%zu", i);
+		ck_assert_int_eq(fake_set(NULL, key, bad[i], 1000, false), 1);
+		struct call_outcome out;
+		long age;
+		ck_assert_int_eq(cache_fetch(cache, key, 90000, true, quick_fetch,
+					     NULL, &out, &age), CACHE_MISS);
+		ck_assert_int_eq(call_number(&out), (int)i + 1);
+		cJSON_Delete(out.result);
+		/* Replaced by this call's entry: the other instance hits it. */
+		ck_assert_int_eq(cache_fetch(other, key, 90000, true, quick_fetch,
+					     NULL, &out, &age), CACHE_HIT);
+		ck_assert_int_eq(call_number(&out), (int)i + 1);
+		cJSON_Delete(out.result);
+	}
+	/* A host a second ahead is within the clocks' disagreement: a hit,
+	 * of age 0. */
+	snprintf(skewed, sizeof skewed, "{\"t\":%lld,\"v\":{\"call\":9}}",
+		 now + 1000);
+	ck_assert_int_eq(fake_set(NULL, "grp:skew", skewed, 1000, false), 1);
+	struct call_outcome out;
+	long age = -1;
+	ck_assert_int_eq(cache_fetch(cache, "grp:skew", 90000, true, quick_fetch,
+				     NULL, &out, &age), CACHE_HIT);
+	ck_assert_int_eq(call_number(&out), 9);
+	ck_assert_int_eq(age, 0);
+	cJSON_Delete(out.result);
+}
+END_TEST
+
 struct publisher {
 	const char *where;          /* where the result lands, or NULL */
 	long after_ms;
@@ -1058,6 +1107,7 @@ cache_suite(void)
 	tcase_add_checked_fixture(remote, remote_setup, remote_teardown);
 	tcase_add_test(remote, remote_shared_between_instances);
 	tcase_add_test(remote, remote_entry_keeps_its_age);
+	tcase_add_test(remote, remote_entry_with_bad_time_is_a_miss);
 	tcase_add_test(remote, waits_for_other_instance);
 	tcase_add_test(remote, uncached_result_shared_with_waiters);
 	tcase_add_test(remote, marker_gone_without_result_proceeds);
