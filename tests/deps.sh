@@ -46,3 +46,26 @@ build_in() {
 	[ -f Makefile ] || configure_build "$@"
 	make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 }
+
+# release_tarball DIR: `make dist` of $top, in $top when it is configured
+# in place, else in DIR (configured there once: dist compiles nothing).
+# Sets tarball and version; returns 1, having said why, when it fails.
+release_tarball() {
+	if [ -f "$top/config.status" ]; then
+		dist=$top
+	else
+		[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null)
+		dist=$1
+		mkdir -p "$dist"
+		(cd "$dist" && { [ -f Makefile ] || configure_build; }) || return 1
+	fi
+	rm -f "$dist"/dcproxy-*.tar.gz
+	if ! make -s -C "$dist" dist >"$1.log" 2>&1; then
+		cat "$1.log" >&2
+		echo "make dist failed" >&2
+		return 1
+	fi
+	tarball=$(ls "$dist"/dcproxy-*.tar.gz)
+	version=${tarball##*/dcproxy-}
+	version=${version%.tar.gz}
+}

@@ -27,21 +27,7 @@ unset MAKEFLAGS MFLAGS MAKELEVEL
 install_deps debhelper dpkg-dev
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# The release tarball, from the configured source tree or a throwaway
-# configure of it.
-if [ -f "$top/config.status" ]; then
-	dist=$top
-else
-	[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null)
-	dist=$out/dist
-	mkdir -p "$dist"
-	(cd "$dist" && [ -f Makefile ] || configure_build)
-fi
-rm -f "$dist"/dcproxy-*.tar.gz
-make -s -C "$dist" dist >"$out/dist.log" 2>&1 || { cat "$out/dist.log" >&2; fail "make dist failed"; }
-tarball=$(ls "$dist"/dcproxy-*.tar.gz)
-version=${tarball##*/dcproxy-}
-version=${version%.tar.gz}
+release_tarball "$out/dist" || fail "no release tarball"
 
 rm -rf "$out/src" "$out"/dcproxy*_*
 mkdir -p "$out/src"

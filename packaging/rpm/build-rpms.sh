@@ -31,37 +31,7 @@ command -v rpmbuild >/dev/null || fail "rpmbuild not found after installing rpm"
 
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-src=$top
-if [ -f "$top/config.status" ]; then
-	# Configured in-tree: automake refuses a second build of that tree, so
-	# configure its distribution directory instead.
-	rm -rf "$build/src"
-	make -s -C "$top" distdir distdir="$build/src" >/dev/null ||
-		fail "make distdir in $top failed"
-	src=$build/src
-elif [ ! -x "$top/configure" ]; then
-	(cd "$top" && ./autogen.sh >/dev/null)
-fi
-
-# The release tarball, as `make dist` makes it (a plain configure: nothing
-# is compiled for it).
-dist=$build/dist
-mkdir -p "$dist"
-cd "$dist"
-if [ ! -f Makefile ] || [ "$(cat .rpm-src 2>/dev/null)" != "$src" ]; then
-	[ ! -f Makefile ] || make -s distclean >/dev/null 2>&1 || true
-	srctop=$top
-	top=$src
-	configure_build
-	top=$srctop
-	echo "$src" >.rpm-src
-fi
-version=$(sed -n 's/^PACKAGE_VERSION = //p' Makefile)
-[ -n "$version" ] || fail "no PACKAGE_VERSION in $dist/Makefile"
-rm -f dcproxy-*.tar.gz
-make -s dist >"$build/dist.log" 2>&1 || { cat "$build/dist.log"; fail "make dist failed"; }
-tarball=$dist/dcproxy-$version.tar.gz
-[ -f "$tarball" ] || fail "make dist made no $tarball"
+release_tarball "$build/dist" || fail "no release tarball"
 tar -tzf "$tarball" | grep -qx "dcproxy-$version/dcproxy.spec" ||
 	fail "$tarball has no dcproxy-$version/dcproxy.spec for rpmbuild -ta"
 
