@@ -412,37 +412,23 @@ ctx_run(const struct redis_client *r, redisContext *ctx, int argc,
 	return reply;
 }
 
-/* A connected redisContext on a TLS tunnel; NULL with why. */
+/* A connected redisContext over TCP, through a TLS tunnel for rediss://.
+ * Not hiredis's own connect: it would wait on the name lookup for as long
+ * as the resolver takes.  NULL with why. */
 static redisContext *
-tls_connect(struct redis_client *r, struct redis_conn *c, char *why,
+tcp_connect(struct redis_client *r, struct redis_conn *c, char *why,
 	    size_t len)
 {
 	char detail[200];
-	int fd;
-	c->tunnel = tls_tunnel_open(r->tls, r->ep.host, r->ep.port,
-				    r->timeout_ms, &fd, detail, sizeof detail);
-	if (c->tunnel == NULL) {
-		snprintf(why, len, "cannot connect to %.120s: %.150s", r->where,
-			 detail);
-		return NULL;
-	}
-	redisContext *ctx = redisConnectFd(fd);
-	if (ctx == NULL) {
-		snprintf(why, len, "out of memory");
-		close(fd);
-	}
-	return ctx;
-}
-
-/* A connected redisContext over TCP.  Not hiredis's own connect: it would
- * wait on the name lookup for as long as the resolver takes. */
-static redisContext *
-tcp_connect(struct redis_client *r, char *why, size_t len)
-{
-	char detail[200];
-	int fd = net_connect_tcp(r->ep.host, r->ep.port,
-				 http_now_ms() + r->timeout_ms, r->timeout_ms,
-				 detail, sizeof detail);
+	int fd = -1;
+	if (r->tls != NULL)
+		c->tunnel = tls_tunnel_open(r->tls, r->ep.host, r->ep.port,
+					    r->timeout_ms, &fd, detail,
+					    sizeof detail);
+	else
+		fd = net_connect_tcp(r->ep.host, r->ep.port,
+				     http_now_ms() + r->timeout_ms, r->timeout_ms,
+				     detail, sizeof detail);
 	if (fd < 0) {
 		snprintf(why, len, "cannot connect to %.120s: %.150s", r->where,
 			 detail);
@@ -468,11 +454,8 @@ conn_open(struct redis_client *r, char *why, size_t len)
 		snprintf(why, len, "out of memory");
 		return NULL;
 	}
-	if (r->tls != NULL) {
-		if ((c->ctx = tls_connect(r, c, why, len)) == NULL)
-			goto fail;
-	} else if (r->ep.path == NULL) {
-		if ((c->ctx = tcp_connect(r, why, len)) == NULL)
+	if (r->ep.path == NULL) {
+		if ((c->ctx = tcp_connect(r, c, why, len)) == NULL)
 			goto fail;
 	} else {
 		c->ctx = redisConnectUnixWithTimeout(r->ep.path, tv);
