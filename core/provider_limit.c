@@ -299,16 +299,25 @@ window_take(struct window *w, int64_t now)
 	w->count++;
 }
 
+/* ms until every window has room at now, or 0.  Under the lock. */
+static long
+locked_wait(struct provider_limit *pl, int64_t now)
+{
+	long wait = 0;
+	for (int i = 0; i < N_WINDOWS; i++) {
+		long w = window_wait(&pl->w[i], window_span_ms[i], now);
+		if (w > wait)
+			wait = w;
+	}
+	return wait;
+}
+
 static struct provider_verdict
 local_admit(struct provider_limit *pl, int64_t now)
 {
 	struct provider_verdict v = { .allowed = true };
 	pthread_mutex_lock(&pl->lock);
-	for (int i = 0; i < N_WINDOWS; i++) {
-		long wait = window_wait(&pl->w[i], window_span_ms[i], now);
-		if (wait > v.retry_after_ms)
-			v.retry_after_ms = wait;
-	}
+	v.retry_after_ms = locked_wait(pl, now);
 	if (v.retry_after_ms > 0)
 		v.allowed = false;
 	else
@@ -386,13 +395,8 @@ redis_admit(struct provider_limit *pl, struct provider_verdict *v)
 static long
 local_wait(struct provider_limit *pl, int64_t now)
 {
-	long wait = 0;
 	pthread_mutex_lock(&pl->lock);
-	for (int i = 0; i < N_WINDOWS; i++) {
-		long w = window_wait(&pl->w[i], window_span_ms[i], now);
-		if (w > wait)
-			wait = w;
-	}
+	long wait = locked_wait(pl, now);
 	pthread_mutex_unlock(&pl->lock);
 	return wait;
 }
