@@ -133,6 +133,16 @@ failed:
 	return NULL;
 }
 
+int
+net_fd_not_zero(int fd)
+{
+	if (fd != 0)
+		return fd;
+	int copy = fcntl(0, F_DUPFD_CLOEXEC, 1);
+	close(0);
+	return copy;
+}
+
 static void
 tcp_tune(int fd)
 {
@@ -158,13 +168,10 @@ net_connect_tcp(const char *host, int port, int64_t deadline_ms,
 		return -1;
 	int fd = -1;
 	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd == 0) {
-			fd = fcntl(0, F_DUPFD_CLOEXEC, 1);
-			close(0);
-		}
+		fd = net_fd_not_zero(socket(ai->ai_family,
+					    ai->ai_socktype | SOCK_NONBLOCK |
+						    SOCK_CLOEXEC,
+					    ai->ai_protocol));
 		if (fd < 0) {
 			snprintf(err, errlen, "socket: %s", strerror(errno));
 			continue;

@@ -16,6 +16,12 @@
 int
 net_wait(int fd, short events, int64_t deadline_ms);
 
+/* fd, or when fd is descriptor 0 a close-on-exec copy of it above 0 (0
+ * closed): hiredis takes descriptor 0 for none and never closes it.  -1
+ * when fd is -1 or the copy fails. */
+int
+net_fd_not_zero(int fd);
+
 /* A connected socket to host:port (a name or an address literal), each
  * address tried in turn until deadline_ms: non-blocking, close-on-exec,
  * never descriptor 0 (which hiredis takes for none and never closes), no

@@ -285,11 +285,7 @@ tls_tunnel_open(SSL_CTX *ctx, const char *host, int port, long timeout_ms,
 		goto fail;
 	}
 	t->local = pair[0];
-	/* hiredis closes only a descriptor > 0: never hand it fd 0. */
-	if (pair[1] == 0) {
-		pair[1] = fcntl(0, F_DUPFD_CLOEXEC, 1);
-		close(0);
-	}
+	pair[1] = net_fd_not_zero(pair[1]);
 	int rc = pair[1] < 0 || fcntl(t->local, F_SETFL, O_NONBLOCK) != 0
 		? errno
 		: pthread_create(&t->pump, NULL, tunnel_pump, t);
