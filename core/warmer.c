@@ -77,6 +77,17 @@ sub_new(const char *operation, const cJSON *params)
 	return n;
 }
 
+/* About one bucket per subscription, capped as the cache's are; chains
+ * absorb the rest. */
+static size_t
+buckets_for(long max_subscriptions)
+{
+	size_t n = 64;
+	while (n < (size_t)max_subscriptions && n < (1u << 20))
+		n <<= 1;
+	return n;
+}
+
 struct warmer *
 warmer_new(const struct warmer_options *opts)
 {
@@ -87,9 +98,7 @@ warmer_new(const struct warmer_options *opts)
 	w->disabled = opts->disabled;
 	if (w->o.clock == NULL)
 		w->o.clock = http_now_ms;
-	w->n_buckets = 64;
-	while (w->n_buckets < (size_t)opts->max_subscriptions)
-		w->n_buckets *= 2;
+	w->n_buckets = buckets_for(opts->max_subscriptions);
 	w->buckets = calloc(w->n_buckets, sizeof *w->buckets);
 	if (w->buckets == NULL || pthread_mutex_init(&w->lock, NULL) != 0) {
 		free(w->buckets);
@@ -349,9 +358,7 @@ warmer_reconfigure(struct warmer *w, const struct warmer_options *opts)
 	int64_t now = w->o.clock();
 	/* More subscriptions than buckets make long chains: grown, never
 	 * shrunk.  Without the memory, the chains it is. */
-	size_t n_buckets = 64;
-	while (n_buckets < (size_t)opts->max_subscriptions)
-		n_buckets *= 2;
+	size_t n_buckets = buckets_for(opts->max_subscriptions);
 	pthread_mutex_lock(&w->lock);
 	struct sub **buckets = n_buckets > w->n_buckets
 				       ? calloc(n_buckets, sizeof *buckets)
