@@ -302,12 +302,15 @@ lambda_handle_event(struct engine *engine, const char *text, size_t len,
 	cJSON *envelope = NULL;
 	/* An oversize event is left to engine_invoke_event to refuse. */
 	bool small = len <= (size_t)engine_settings(engine)->max_event_bytes;
-	/* So is text that is not UTF-8 or holds a NUL, to say where. */
+	/* So is text that is not one JSON value, or not UTF-8, or holds a
+	 * NUL, to say where: the reading event_parse does. */
 	char why[128];
-	cJSON *root = small && text_check("event", text, len, 1, why,
-					  sizeof why) == 0
-			      ? cJSON_ParseWithLength(text, len)
-			      : NULL;
+	cJSON *root = NULL;
+	if (small &&
+	    json_parse_whole("event", text, len, &root, why, sizeof why) != 0) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
 	*kind = LAMBDA_EVENT_DIRECT;
 	if (cJSON_IsObject(root) && is_http_event(root)) {
 		answer = http_handle(engine, root, ctx, kind);

@@ -548,6 +548,8 @@ static const struct {
 	  "holds \\u0000" },
 	/* echoed back as it came, the answer was not UTF-8 */
 	{ "{\"operation\":\"he\xff" "alth\"}", "not valid UTF-8 (at byte 16)" },
+	/* one JSON value and nothing after it, as dcproxy invoke reads it */
+	{ "{\"operation\":\"health\"} x", "data after the JSON value (at byte 23)" },
 };
 
 START_TEST(test_bad_events_keep_serving)
